@@ -1,0 +1,1 @@
+"""Agents trained in imagination and inside LaWM-v0."""

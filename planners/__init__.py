@@ -1,0 +1,1 @@
+"""Model-predictive planners over batched imagined rollouts."""
