@@ -18,6 +18,8 @@ def input_gradients(value: Tensor, inputs: tuple[Tensor, ...], create_graph: boo
 
     Samples of a batch are independent, so the gradient of the sum is the per-sample gradient.
     """
+    if not value.requires_grad:  # e.g. a potential that is identically zero
+        return tuple(torch.zeros_like(x) for x in inputs)
     grads = torch.autograd.grad(value.sum(), inputs, create_graph=create_graph, allow_unused=True)
     return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs))
 

@@ -51,12 +51,14 @@ def damped_newton(
     max_iter: int,
     max_backtracks: int = 8,
     armijo: float = 1e-4,
+    fallback: Tensor | None = None,
 ) -> NewtonResult:
     """Solve r(x) = 0 for a batch of independent systems, starting from ``x0`` of shape (batch, dim).
 
     Each iteration solves J·δ = -r for the unfinished samples and backtracks α ∈ {1, ½, ¼, …} until
     ‖r(x + αδ)‖² ≤ (1 - 2·armijo·α)‖r(x)‖². A sample whose line search fails stops (flagged not converged)
     and keeps its best iterate; non-finite trial points are rejected, so NaN/Inf never replace an iterate.
+    Samples whose residual at ``x0`` is not finite restart from ``fallback`` (same shape) when given.
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
@@ -65,6 +67,13 @@ def damped_newton(
         r, jac, payload = evaluate(x, None)
         r, jac, payload = r.clone(), jac.expand(x.shape[0], *jac.shape[-2:]).clone(), tuple(p.clone() for p in payload)
         norm = _finite_norm(r)
+        if fallback is not None and bool(torch.isinf(norm).any()):
+            rows = torch.isinf(norm).nonzero().squeeze(-1)
+            x[rows] = fallback[rows]
+            r_f, jac_f, payload_f = evaluate(x[rows], rows)
+            r[rows], norm[rows] = r_f, _finite_norm(r_f)
+            jac[rows] = jac_f.expand(rows.numel(), *jac_f.shape[-2:])
+            _assign(payload, rows, payload_f)
         iterations = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         stalled = ~torch.isfinite(norm)
         for _ in range(max_iter):

@@ -190,7 +190,7 @@ class DELStepper:
 
         with torch.no_grad():
             x0 = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), _detach(state.mass)), u_c)
-            result = damped_newton(evaluate, x0, tol=tol, max_iter=self.max_iter)
+            result = damped_newton(evaluate, x0, tol=tol, max_iter=self.max_iter, fallback=q_c)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         mass = result.payload[2] if len(result.payload) > 2 else None
         x_star = result.x

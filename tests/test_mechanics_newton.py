@@ -1,0 +1,99 @@
+"""The batched Newton solver: convergence on random learned Lagrangians, robustness, reporting."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lawm_env.mechanics import (
+    DiscreteForcing,
+    MechanicalLagrangian,
+    MidpointLagrangian,
+    damped_newton,
+    rollout,
+    solve_del,
+)
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("dim, dt", [(2, 0.01), (8, 0.05), (16, 0.1)])
+def test_residual_below_tolerance_on_random_mechanical_networks(dtype, tol, dim, dt, device):
+    torch.manual_seed(dim)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        lag = MechanicalLagrangian(dim, dt, hidden=64).to(device, dtype)
+        force = DiscreteForcing(dim, 3, dt).to(device, dtype)
+        q0 = torch.randn(256, dim, dtype=dtype, device=device)
+        q1 = q0 + dt * torch.randn(256, dim, dtype=dtype, device=device)
+        u0, u1 = (torch.rand(256, 3, dtype=dtype, device=device) * 2 - 1 for _ in range(2))
+        with torch.no_grad():
+            q2, info = solve_del(lag, q0, q1, force, u0, u1, tol=tol)
+            _, again = solve_del(lag, q0, q1, force, u0, u1, tol=tol)
+        assert info.converged.all(), f"{(~info.converged).sum()} samples did not converge"
+        assert info.residual.max() <= tol
+        assert torch.isfinite(q2).all()
+        assert info.iterations.max() <= 10
+        assert torch.equal(info.iterations, again.iterations)  # deterministic
+
+
+def test_residual_reported_is_the_true_residual():
+    torch.manual_seed(0)
+    dt = 0.05
+    lag = MechanicalLagrangian(3, dt, hidden=16).double()
+    q0 = torch.randn(10, 3, dtype=torch.float64)
+    q1 = q0 + dt * torch.randn(10, 3, dtype=torch.float64)
+    with torch.no_grad():
+        q2, info = solve_del(lag, q0, q1, max_iter=1, tol=1e-300)
+        r = lag.partials(q0, q1).d2 + lag.partials(q1, q2).d1
+    assert torch.allclose(torch.linalg.vector_norm(r, dim=-1), info.residual, rtol=1e-6, atol=1e-14)
+    assert not info.converged.any() and (info.iterations == 1).all()
+
+
+def test_non_finite_start_falls_back_and_non_convergence_is_flagged_not_nan():
+    """A potential whose gradient is NaN outside the unit disk. The exact-Jacobian path starts from the constant-velocity
+    guess, outside the disk for sample 0: it restarts from q_k; NaN trial points are rejected, never returned."""
+    dt = 0.2
+    eye = torch.eye(2, dtype=torch.float64)
+    lag = MidpointLagrangian(lambda q: eye.expand(q.shape[0], 2, 2), lambda q: -torch.sqrt(1 - (q * q).sum(-1)), dt)
+    q0 = torch.tensor([[0.9, 0.0], [0.0, 0.1]], dtype=torch.float64)
+    q1 = torch.tensor([[0.99, 0.0], [0.0, 0.12]], dtype=torch.float64)
+    with torch.no_grad():
+        assert torch.isnan(lag.partials(q1, 2 * q1 - q0).d1[0]).any()
+    with torch.no_grad():
+        q2, info = solve_del(lag, q0, q1, jacobian="exact", max_iter=30)
+        short, short_info = solve_del(lag, q0, q1, jacobian="exact", max_iter=1)
+    assert info.converged.all() and torch.isfinite(q2).all() and (q2.norm(dim=-1) < 1).all()
+    assert torch.isfinite(short).all() and torch.isfinite(short_info.residual).all()
+    assert not short_info.converged[0]
+
+
+def test_damped_newton_on_a_known_root_and_iteration_limit():
+    target = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
+
+    def evaluate(x, index):
+        t = target if index is None else target[index]
+        r = x**3 - t**3
+        return r, torch.diag_embed(3 * x**2), (x.clone(),)
+
+    x0 = torch.full_like(target, 4.0)
+    result = damped_newton(evaluate, x0, tol=1e-12, max_iter=50)
+    assert result.converged.all() and torch.allclose(result.x, target, atol=1e-10)
+    limited = damped_newton(evaluate, x0, tol=1e-12, max_iter=2)
+    assert (limited.iterations == 2).all() and not limited.converged.any()
+    assert (limited.residual_norm < torch.linalg.vector_norm(x0**3 - target**3, dim=-1)).all()
+
+
+def test_rollout_carries_momentum_like_repeated_single_steps():
+    torch.manual_seed(3)
+    dt = 0.05
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    force = DiscreteForcing(4, 2, dt, state_dependent=True, hidden=16).double()
+    q0 = torch.randn(8, 4, dtype=torch.float64)
+    q1 = q0 + dt * torch.randn(8, 4, dtype=torch.float64)
+    actions = torch.rand(8, 20, 2, dtype=torch.float64) * 2 - 1
+    with torch.no_grad():
+        out = rollout(lag, q0, q1, actions, force, tol=1e-12)
+        qa, qb, u_prev = q0, q1, None
+        for k in range(20):
+            qa, qb, u_prev = qb, solve_del(lag, qa, qb, force, u_prev, actions[:, k], tol=1e-12)[0], actions[:, k]
+            assert (out.positions[:, k] - qb).abs().max() < 1e-9
