@@ -72,13 +72,15 @@ def test_damped_newton_on_a_known_root_and_iteration_limit():
 
     def evaluate(x, index):
         t = target if index is None else target[index]
-        r = x**3 - t**3
-        return r, torch.diag_embed(3 * x**2), (x.clone(),)
+        return x**3 - t**3, (torch.diag_embed(3 * x**2),)
+
+    def direction(r, payload, index):
+        return torch.linalg.solve(payload[0], -r)
 
     x0 = torch.full_like(target, 4.0)
-    result = damped_newton(evaluate, x0, tol=1e-12, max_iter=50)
+    result = damped_newton(evaluate, direction, x0, tol=1e-12, max_iter=50)
     assert result.converged.all() and torch.allclose(result.x, target, atol=1e-10)
-    limited = damped_newton(evaluate, x0, tol=1e-12, max_iter=2)
+    limited = damped_newton(evaluate, direction, x0, tol=1e-12, max_iter=2)
     assert (limited.iterations == 2).all() and not limited.converged.any()
     assert (limited.residual_norm < torch.linalg.vector_norm(x0**3 - target**3, dim=-1)).all()
 

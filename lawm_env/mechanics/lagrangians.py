@@ -30,6 +30,23 @@ class Partials(NamedTuple):
     """D2 L_d(q0, q1), shape (batch, dim)."""
     mass: Tensor | None
     """Mass matrix M with ∂(D1 L_d)/∂q1 ≈ -M/dt, shape (batch, dim, dim) or (dim, dim); None if unknown."""
+    mass_factor: Tensor | None = None
+    """Lower-triangular C with M ≈ CCᵀ as packed row-major entries (dim(dim+1)/2, batch); None if unknown."""
+
+
+class MidpointTerms(NamedTuple):
+    """Quantities of the midpoint rule at a batch of midpoints q with velocities v."""
+
+    mv: Tensor
+    """M(q) v, shape (batch, dim)."""
+    quad: Tensor
+    """vᵀ M(q) v, shape (batch,)."""
+    potential: Tensor
+    """V(q), shape (batch,)."""
+    mass: Tensor | None
+    """M(q) (batch, dim, dim), detached, when cheap to provide."""
+    factor: Tensor | None
+    """Packed row-major entries of C(q) (M ≈ CCᵀ) as (dim(dim+1)/2, batch), detached, when available."""
 
 
 class DiscreteLagrangian(nn.Module):
@@ -183,15 +200,15 @@ class MidpointRule(DiscreteLagrangian):
     def potential(self, q: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def midpoint_terms(self, q: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(M(q)v, vᵀM(q)v, V(q), M(q)) at a batch of midpoints ``q`` with velocities ``v``."""
+    def midpoint_terms(self, q: Tensor, v: Tensor) -> MidpointTerms:
+        """M(q)v, vᵀM(q)v, V(q) and M(q) at a batch of midpoints ``q`` with velocities ``v``."""
         mass = self.mass(q)
         mv = (mass @ v.unsqueeze(-1)).squeeze(-1)
-        return mv, (mv * v).sum(-1), self.potential(q), mass
+        return MidpointTerms(mv, (mv * v).sum(-1), self.potential(q), mass.detach(), None)
 
     def forward(self, q0: Tensor, q1: Tensor) -> Tensor:
-        _, quad, potential, _ = self.midpoint_terms(0.5 * (q0 + q1), (q1 - q0) / self.dt)
-        return self.dt * (0.5 * quad - potential)
+        terms = self.midpoint_terms(0.5 * (q0 + q1), (q1 - q0) / self.dt)
+        return self.dt * (0.5 * terms.quad - terms.potential)
 
     def partials(self, q0: Tensor, q1: Tensor) -> Partials:
         create = torch.is_grad_enabled()
@@ -199,11 +216,12 @@ class MidpointRule(DiscreteLagrangian):
         qbar, vbar = 0.5 * (q0 + q1), (q1 - q0) / h
         with torch.enable_grad():
             z = grad_enabled_input(qbar)
-            mv, quad, potential, mass = self.midpoint_terms(z, vbar if create else vbar.detach())
-            (a,) = input_gradients(0.25 * h * quad - 0.5 * h * potential, (z,), create_graph=create)
+            terms = self.midpoint_terms(z, vbar if create else vbar.detach())
+            (a,) = input_gradients(0.25 * h * terms.quad - 0.5 * h * terms.potential, (z,), create_graph=create)
+        mv = terms.mv
         if not create:
-            a, mv, mass = a.detach(), mv.detach(), mass.detach()
-        return Partials(a - mv, a + mv, mass)
+            a, mv = a.detach(), mv.detach()
+        return Partials(a - mv, a + mv, terms.mass, terms.factor)
 
 
 class MidpointLagrangian(MidpointRule):
@@ -234,40 +252,94 @@ class _ScalarMLP(nn.Module):
 class MechanicalLagrangian(MidpointRule):
     """Learned midpoint Lagrangian with M(q) = C(q)C(q)ᵀ + eps·I and an MLP potential V(q).
 
-    One MLP trunk outputs the dim(dim+1)/2 entries of the lower-triangular factor C(q) (softplus on its
-    diagonal, so M is always positive definite) and the potential: one pass gives both.
+    One MLP trunk outputs the dim(dim+1)/2 entries of the lower-triangular factor C(q) (row-major packed,
+    softplus on the diagonal, so M is always positive definite) and the potential: one pass gives both. The
+    last layer is evaluated transposed, so the packed entries come out structure-of-arrays (entries, batch)
+    and the products with v are gathers and sums vectorized across the batch. Outside grad mode, ``partials``
+    runs a hand-derived backward pass (the solver's hot path); in grad mode it uses autograd.
+    Configurations are (batch, dim).
     """
 
     def __init__(self, dim: int, dt: float, *, hidden: int = 128, depth: int = 2, eps: float = 1e-3) -> None:
         super().__init__(dt)
         self.dim, self.eps = dim, eps
         rows, cols = torch.tril_indices(dim, dim)
-        self.register_buffer("_flat_index", rows * dim + cols, persistent=False)
-        self.register_buffer("_diagonal", (rows == cols), persistent=False)
+        self.register_buffer("_rows", rows, persistent=False)
+        self.register_buffer("_cols", cols, persistent=False)
+        self.register_buffer("_diagonal", (rows == cols).nonzero().squeeze(-1), persistent=False)
         self.trunk = mlp(dim, rows.numel() + 1, hidden, depth)
 
+    def packed_factor_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """Packed C(q) entries as (entries, batch) and V(q) as (batch,) from one trunk pass."""
+        if q.dim() != 2:
+            raise ValueError(f"MechanicalLagrangian expects configurations of shape (batch, dim), got {tuple(q.shape)}")
+        out = self._last_layer_transposed(self.trunk[:-1](q))
+        raw, potential = out[:-1], out[-1]
+        diag = self._diagonal
+        return raw.index_copy(0, diag, F.softplus(raw.index_select(0, diag))), potential
+
+    def _last_layer_transposed(self, hidden: Tensor) -> Tensor:
+        last: nn.Linear = self.trunk[-1]  # type: ignore[assignment]
+        return torch.addmm(last.bias.unsqueeze(1), last.weight, hidden.mT)
+
     def factor_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
-        """C(q) of shape (batch, dim, dim) and V(q) of shape (batch,) from one trunk pass."""
-        out = self.trunk(q)
-        raw, potential = out[..., :-1], out[..., -1]
-        entries = torch.where(self._diagonal, F.softplus(raw), raw)
-        flat = entries.new_zeros(*entries.shape[:-1], self.dim * self.dim)
-        factor = flat.index_copy(-1, self._flat_index, entries).view(*entries.shape[:-1], self.dim, self.dim)
-        return factor, potential
+        """C(q) as (batch, dim, dim) and V(q) as (batch,)."""
+        entries, potential = self.packed_factor_and_potential(q)
+        flat = entries.new_zeros(q.shape[0], self.dim * self.dim)
+        flat[:, self._rows * self.dim + self._cols] = entries.mT
+        return flat.view(q.shape[0], self.dim, self.dim), potential
 
     def mass(self, q: Tensor) -> Tensor:
-        return self._assemble_mass(self.factor_and_potential(q)[0])
+        factor = self.factor_and_potential(q)[0]
+        return factor @ factor.mT + self.eps * torch.eye(self.dim, dtype=factor.dtype, device=factor.device)
 
     def potential(self, q: Tensor) -> Tensor:
-        return self.factor_and_potential(q)[1]
+        return self.packed_factor_and_potential(q)[1]
 
-    def _assemble_mass(self, factor: Tensor) -> Tensor:
-        eye = torch.eye(self.dim, dtype=factor.dtype, device=factor.device)
-        return factor @ factor.mT + self.eps * eye
+    def _products(self, entries: Tensor, vs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """From packed C and v (dim, batch): v gathered by row, w = Cᵀv and M v = C w + eps·v."""
+        v_rows = vs.index_select(0, self._rows)
+        w = vs.new_zeros(vs.shape).index_add(0, self._cols, entries * v_rows)
+        mv = vs.new_zeros(vs.shape).index_add(0, self._rows, entries * w.index_select(0, self._cols)) + self.eps * vs
+        return v_rows, w, mv
 
-    def midpoint_terms(self, q: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        factor, potential = self.factor_and_potential(q)
-        w = (factor.mT @ v.unsqueeze(-1)).squeeze(-1)  # Cᵀv
-        mv = (factor @ w.unsqueeze(-1)).squeeze(-1) + self.eps * v
-        quad = (w * w).sum(-1) + self.eps * (v * v).sum(-1)
-        return mv, quad, potential, self._assemble_mass(factor.detach())
+    def midpoint_terms(self, q: Tensor, v: Tensor) -> MidpointTerms:
+        entries, potential = self.packed_factor_and_potential(q)
+        vs = v.mT.contiguous()
+        _, w, mv = self._products(entries, vs)
+        quad = (w * w).sum(0) + self.eps * (vs * vs).sum(0)
+        return MidpointTerms(mv.mT, quad, potential, None, entries.detach())
+
+    def partials(self, q0: Tensor, q1: Tensor) -> Partials:
+        if torch.is_grad_enabled():
+            return super().partials(q0, q1)
+        return self._partials_by_hand(q0, q1)
+
+    def _partials_by_hand(self, q0: Tensor, q1: Tensor) -> Partials:
+        """D1, D2 with A = ∂/∂q̄ [h/4·v̄ᵀM v̄ - h/2·V] back-propagated by hand (SiLU trunk assumed)."""
+        h = self.dt
+        qbar, vs = 0.5 * (q0 + q1), ((q1 - q0) / h).mT.contiguous()
+        linears: list[nn.Linear] = [m for m in self.trunk if isinstance(m, nn.Linear)]
+        if any(not isinstance(m, (nn.Linear, nn.SiLU)) for m in self.trunk):
+            return super().partials(q0, q1)
+        a, saved = qbar, []
+        for layer in linears[:-1]:
+            z = F.linear(a, layer.weight, layer.bias)
+            sig = torch.sigmoid(z)
+            saved.append((z, sig))
+            a = z * sig
+        out = self._last_layer_transposed(a)
+        raw, diag = out[:-1], self._diagonal
+        raw_diag = raw.index_select(0, diag)
+        entries = raw.index_copy(0, diag, F.softplus(raw_diag))
+        v_rows, w, mv = self._products(entries, vs)
+        # ∂/∂C_ij of h/4·|Cᵀv|² is h/2·v_i·w_j; softplus' = sigmoid on the diagonal; ∂/∂V is -h/2.
+        grad_out = torch.empty_like(out)
+        grad_entries = (0.5 * h) * v_rows * w.index_select(0, self._cols)
+        grad_out[:-1] = grad_entries.index_copy(0, diag, grad_entries.index_select(0, diag) * torch.sigmoid(raw_diag))
+        grad_out[-1] = -0.5 * h
+        grad = grad_out.mT @ linears[-1].weight
+        for layer, (z, sig) in zip(reversed(linears[:-1]), reversed(saved)):
+            grad = (grad * (sig * (1.0 + z * (1.0 - sig)))) @ layer.weight
+        mv = mv.mT
+        return Partials(grad - mv, grad + mv, None, entries)

@@ -7,8 +7,10 @@ Newton evaluation instead of recomputing it. Two paths:
 
 - explicit: a separable Lagrangian with affine forcing gives a linear equation, solved in one step
   (Störmer–Verlet with the forcing folded in);
-- implicit: batched damped Newton (``newton.damped_newton``) warm-started by an explicit predictor, with the
-  structured Jacobian -(M/h + R/2) when the Lagrangian knows its mass matrix, else the exact one.
+- implicit: batched damped Newton (``newton.damped_newton``) warm-started by an explicit predictor. With a
+  structured Lagrangian the Newton matrix K ≈ -∂r/∂q_{k+1} is M/h + R/2 (or CCᵀ/h from the learned mass
+  factor), built once per step at the predictor and reused for the step's iterations and the next step's
+  predictor (a chord iteration); otherwise the exact Jacobian from autograd.
 
 Gradients through the implicit path use the implicit function theorem: backward solves Jᵀλ = g at the
 solution and sends -λ through a single residual evaluation, so memory does not grow with iterations.
@@ -25,7 +27,8 @@ from torch.autograd.function import once_differentiable
 from lawm_env.mechanics.autodiff import batch_jacobian
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
-from lawm_env.mechanics.lagrangians import DiscreteLagrangian, SeparableLagrangian, as_lagrangian
+from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
+from lawm_env.mechanics.linalg import DenseNewtonMatrix, FactorNewtonMatrix, NewtonMatrix
 from lawm_env.mechanics.newton import damped_newton
 
 JacobianMode = Literal["structured", "exact"]
@@ -45,14 +48,14 @@ class DELInfo(NamedTuple):
 
 class DELState(NamedTuple):
     """What a step needs from the previous one: the pair (q_{k-1}, q_k) and, on the implicit path, the
-    discrete momentum p_k with D1 L_d(q_{k-1}, q_k) and M (for the predictor)."""
+    discrete momentum p_k, D1 L_d(q_{k-1}, q_k) and the Newton matrix near that pair (for the predictor)."""
 
     q_prev: Tensor
     q: Tensor
     u_prev: Tensor | None
     momentum: Tensor | None = None
     d1: Tensor | None = None
-    mass: Tensor | None = None
+    newton_matrix: NewtonMatrix | None = None
 
 
 class _ImplicitSolution(torch.autograd.Function):
@@ -122,7 +125,21 @@ class DELStepper:
         part = self.lagrangian.partials(q_prev, q)
         terms = self._forcing(q_prev, q, u_prev)
         momentum = part.d2 if terms is None else part.d2 + terms.plus
-        return DELState(q_prev, q, u_prev, momentum, part.d1, part.mass)
+        return DELState(q_prev, q, u_prev, momentum, part.d1, self._newton_matrix(part, terms))
+
+    def _newton_matrix(self, part: Partials, terms) -> NewtonMatrix | None:
+        """K ≈ -∂r/∂q_{k+1} from the structure of the Lagrangian, or None (use the exact Jacobian)."""
+        if self.jacobian == "exact":
+            return None
+        if part.mass_factor is not None:
+            lag = self.lagrangian
+            return FactorNewtonMatrix(part.mass_factor.detach(), part.d1.shape[-1], lag.dt, getattr(lag, "eps", 0.0))
+        if part.mass is None:
+            return None
+        k = part.mass.detach() / self.lagrangian.dt
+        if terms is not None and terms.damping is not None:
+            k = k + 0.5 * terms.damping.detach()
+        return DenseNewtonMatrix(k)
 
     def step(self, state: DELState, u: Tensor | None = None) -> tuple[DELState, DELInfo]:
         """Solve one forced DEL step under action ``u``; return the next state and the solver report."""
@@ -156,43 +173,44 @@ class DELStepper:
 
     # --------------------------------------------------------------------------------- implicit path
     def _predict(self, state: DELState, u: Tensor | None) -> Tensor:
-        """Explicit predictor: constant displacement, corrected by one linearized step with the old mass."""
+        """Explicit predictor: constant displacement, corrected by one linearized step with the old matrix."""
         x_lin = 2.0 * state.q - state.q_prev
-        if state.mass is None or self.jacobian == "exact":
+        if state.newton_matrix is None:
             return x_lin
         terms = self._forcing(state.q_prev, state.q, u)
         r_hat = state.momentum + state.d1 + (0.0 if terms is None else terms.minus)
-        k = state.mass / self.lagrangian.dt
-        if terms is not None and terms.damping is not None:
-            k = k + 0.5 * terms.damping
-        step, _ = torch.linalg.solve_ex(k.expand(x_lin.shape[0], *k.shape[-2:]), r_hat)
-        x0 = x_lin + step
+        x0 = x_lin + state.newton_matrix.solve(r_hat)
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
     def _implicit_step(self, state: DELState, u: Tensor | None, tol: float) -> tuple[DELState, DELInfo]:
-        q, p, h = state.q, state.momentum, self.lagrangian.dt
+        q, p = state.q, state.momentum
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
+        exact = state.newton_matrix is None
 
         def evaluate(x: Tensor, index: Tensor | None):
             qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
             ui = u_c if (u_c is None or index is None) else u_c[index]
-            r, p_next, part, terms = self._residual_parts(qi, pi, ui, x)
-            n = x.shape[0]
-            if part.mass is not None and self.jacobian == "structured":
-                mass = part.mass.expand(n, *part.mass.shape[-2:])
-                k = mass / h
-                if terms is not None and terms.damping is not None:
-                    k = k + 0.5 * terms.damping
-                return r, -k, (p_next, part.d1, mass)
-            jac = batch_jacobian(lambda y: self._residual_parts(qi, pi, ui, y)[0], x)
-            return r, jac, (p_next, part.d1)
+            r, p_next, part, _ = self._residual_parts(qi, pi, ui, x)
+            if exact:
+                return r, (p_next, part.d1, batch_jacobian(lambda y: self._residual_parts(qi, pi, ui, y)[0], x))
+            return r, (p_next, part.d1)
 
         with torch.no_grad():
-            x0 = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), _detach(state.mass)), u_c)
-            result = damped_newton(evaluate, x0, tol=tol, max_iter=self.max_iter, fallback=q_c)
+            x0 = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
+            if exact:
+                matrix, initial = None, None
+                direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
+            else:
+                r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
+                matrix = self._newton_matrix(part0, terms0)
+                unusable = ~torch.isfinite(r0).all(-1)
+                if bool(unusable.any()):
+                    matrix = matrix.merged(state.newton_matrix, unusable)
+                initial = (r0, (p_next0, part0.d1))
+                direction = lambda r, payload, index: matrix.solve(r, index)  # noqa: E731
+            result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
-        mass = result.payload[2] if len(result.payload) > 2 else None
         x_star = result.x
         if torch.is_grad_enabled():
             with torch.enable_grad():
@@ -201,9 +219,8 @@ class DELStepper:
                 jacobian_fn = lambda: batch_jacobian(lambda y: self._residual_parts(q_c, p_c, u_c, y)[0], x_star)  # noqa: E731
                 q_next = _ImplicitSolution.apply(x_star, r_graph, jacobian_fn)
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
-                return DELState(q, q_next, u, p_next, part.d1, mass), info
-        p_next, d1 = result.payload[0], result.payload[1]
-        return DELState(q, x_star, u, p_next, d1, mass), info
+                return DELState(q, q_next, u, p_next, part.d1, matrix), info
+        return DELState(q, x_star, u, result.payload[0], result.payload[1], matrix), info
 
 
 def _detach(x: Tensor | None) -> Tensor | None:

@@ -1,0 +1,45 @@
+"""Benchmarks: one batched LaWM step against an equal-size MLP step, ratios measured side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from lawm_env.bench.mechanics import benchmark_step, format_step_table
+from lawm_env.devices import get_device
+
+
+@dataclass(frozen=True)
+class Config:
+    batch: int = 4096
+    """Number of latent states stepped together."""
+    dim: int = 16
+    """Latent (generalized coordinate) dimension d."""
+    action_dim: int = 4
+    """Action dimension m."""
+    hidden: int = 128
+    """Hidden width of every network (MLP transition, potential, mass factor)."""
+    depth: int = 2
+    """Hidden layers of every network."""
+    dt: float = 0.05
+    """Latent time step h."""
+    tol: float = 1e-5
+    """Newton tolerance on the DEL residual norm."""
+    repeats: int = 30
+    """Timed repetitions per entry (median reported)."""
+    device: str = "auto"
+    """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+
+
+def run(config: Config) -> None:
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    device = get_device(config.device)
+    print(f"LaWM step benchmark: batch {config.batch}, d={config.dim}, m={config.action_dim}, width {config.hidden}, "
+          f"depth {config.depth}, h={config.dt}, tol {config.tol:g}, device {device}, {torch.get_num_threads()} threads")
+    results = benchmark_step(config.batch, config.dim, config.action_dim, config.hidden, config.depth, config.dt,
+                             config.tol, config.repeats, device)
+    print(format_step_table(results))
