@@ -1,0 +1,23 @@
+"""The ``lawm`` command line."""
+
+from __future__ import annotations
+
+import pytest
+
+from lawm_env.cli import main
+
+
+def test_bench_prints_ratios_side_by_side(capsys):
+    main(["bench", "--batch", "64", "--dim", "4", "--hidden", "16", "--repeats", "2"])
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("(")]
+    assert [line.split()[0] for line in lines] == ["(a)", "(b)", "(b)", "(c)", "(c)"]
+    assert float(lines[0].split()[-2]) == 1.0  # the MLP is the reference
+    assert all(float(line.split()[-2]) > 0 for line in lines)
+
+
+def test_unknown_command_lists_the_valid_ones(capsys):
+    with pytest.raises(SystemExit, match="unknown command 'trian'.*bench"):
+        main(["trian"])
+    main([])
+    assert "usage: lawm" in capsys.readouterr().out
