@@ -24,17 +24,19 @@ def input_gradients(value: Tensor, inputs: tuple[Tensor, ...], create_graph: boo
     return tuple(torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs))
 
 
-def batch_jacobian(fn: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    """Exact per-sample Jacobian ``d fn(x)[b] / d x[b]`` of a batch-independent map, shape (batch, out, in).
+def value_and_batch_jacobian(fn: Callable[[Tensor], tuple[Tensor, ...]], x: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+    """``fn(x)`` (detached) and the exact per-sample Jacobian of its first output, shape (batch, out, in).
 
-    One vector-Jacobian product per output coordinate (a loop over the small state dimension, never over
-    the batch). Works when ``fn`` itself differentiates (it is evaluated with grad enabled).
+    ``fn`` must be batch-independent (sample b of the output depends on sample b of x only). One
+    vector-Jacobian product per output coordinate: a loop over the small state dimension, never over the
+    batch. Works when ``fn`` itself differentiates (it is evaluated with grad enabled).
     """
     with torch.enable_grad():
         xg = x.detach().requires_grad_(True)
-        y = fn(xg)
+        outputs = fn(xg)
+        y = outputs[0]
         rows = []
         for i in range(y.shape[-1]):
             (g,) = torch.autograd.grad(y[:, i].sum(), xg, retain_graph=i + 1 < y.shape[-1], allow_unused=True)
             rows.append(torch.zeros_like(xg) if g is None else g)
-    return torch.stack(rows, dim=1).detach()
+    return tuple(o.detach() for o in outputs), torch.stack(rows, dim=1).detach()

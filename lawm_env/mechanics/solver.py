@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from lawm_env.mechanics.autodiff import batch_jacobian
+from lawm_env.mechanics.autodiff import value_and_batch_jacobian
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
@@ -117,6 +117,11 @@ class DELStepper:
             r, p_next = r + terms.minus, p_next + terms.plus
         return r, p_next, part, terms
 
+    def _residual_and_momentum(self, q: Tensor, p: Tensor, u: Tensor | None, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """r(x), the momentum p_{k+1} at x and D1 L_d(q, x)."""
+        r, p_next, part, _ = self._residual_parts(q, p, u, x)
+        return r, p_next, part.d1
+
     # -------------------------------------------------------------------------------------------- API
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor | None = None) -> DELState:
         """State of the pair (q_{k-1}, q_k), reached under action ``u_prev`` (None: no or zero action)."""
@@ -191,10 +196,11 @@ class DELStepper:
         def evaluate(x: Tensor, index: Tensor | None):
             qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
             ui = u_c if (u_c is None or index is None) else u_c[index]
-            r, p_next, part, _ = self._residual_parts(qi, pi, ui, x)
             if exact:
-                return r, (p_next, part.d1, batch_jacobian(lambda y: self._residual_parts(qi, pi, ui, y)[0], x))
-            return r, (p_next, part.d1)
+                (r, p_next, d1), jac = value_and_batch_jacobian(lambda y: self._residual_and_momentum(qi, pi, ui, y), x)
+                return r, (p_next, d1, jac)
+            r, p_next, d1 = self._residual_and_momentum(qi, pi, ui, x)
+            return r, (p_next, d1)
 
         with torch.no_grad():
             x0 = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
@@ -216,7 +222,7 @@ class DELStepper:
             with torch.enable_grad():
                 r_graph = self._residual_parts(q, p, u, x_star)[0]
             if r_graph.requires_grad:
-                jacobian_fn = lambda: batch_jacobian(lambda y: self._residual_parts(q_c, p_c, u_c, y)[0], x_star)  # noqa: E731
+                jacobian_fn = lambda: value_and_batch_jacobian(lambda y: self._residual_and_momentum(q_c, p_c, u_c, y), x_star)[1]  # noqa: E731
                 q_next = _ImplicitSolution.apply(x_star, r_graph, jacobian_fn)
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
                 return DELState(q, q_next, u, p_next, part.d1, matrix), info
