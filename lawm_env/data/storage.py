@@ -84,6 +84,9 @@ def episode_arrays(episode: Episode, j: int) -> dict[str, np.ndarray]:
         arrays[f"{j}.energies"] = episode.energies
     for name, value in episode.extras.items():
         arrays[f"{j}.x.{name}"] = np.asarray(value)
+    for key, value in arrays.items():
+        if value.dtype.hasobject:
+            raise ValueError(f"cannot store {key!r}: object arrays would need pickle; use numeric or bool arrays")
     return arrays
 
 
