@@ -197,9 +197,18 @@ def _row(info: dict[str, Any], key: str, i: int) -> np.ndarray:
     return np.asarray(info[key][i])
 
 
-def _run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None, dim: int) -> list[Episode]:
+def make_vector_env(name: str, size: int, workers: int, mp_context: str = "spawn") -> gym.vector.AsyncVectorEnv:
+    """``workers`` pixel envs of task ``name``, one process each (see ``collect_episodes`` about spawning)."""
+    get_task(name)
+    ensure_headless_gl()
+    return gym.vector.AsyncVectorEnv([functools.partial(make_pixel_env, name, size)] * workers, context=mp_context, shared_memory=False)
+
+
+def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None = None) -> list[Episode]:
     """Run ``len(seeds)`` episodes in lockstep on a vector env with at least that many sub-envs."""
-    n = venv.num_envs
+    n, dim = venv.num_envs, int(venv.single_action_space.shape[0])
+    if not 0 < len(seeds) <= n:
+        raise ValueError(f"need between 1 and {n} seeds for {n} sub-envs, got {len(seeds)}")
     all_seeds = list(seeds) + [seeds[-1]] * (n - len(seeds))  # idle sub-envs repeat the last seed; ignored
     frames, info = venv.reset(seed=all_seeds)
     recs = [_Recorder(frames[i], {"state": _row(info, "state", i), "physics_state": _row(info, "physics_state", i)}) for i in range(len(seeds))]
@@ -249,13 +258,11 @@ def collect_episodes(
         finally:
             env.close()
         return
-    ensure_headless_gl()
     workers = min(num_workers, len(indices))
-    venv = gym.vector.AsyncVectorEnv([functools.partial(make_pixel_env, name, size)] * workers, context=mp_context, shared_memory=False)
+    venv = make_vector_env(name, size, workers, mp_context)
     try:
-        dim = int(venv.single_action_space.shape[0])
         for start in range(0, len(indices), workers):
             batch = indices[start : start + workers]
-            yield from _run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy, dim)
+            yield from run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy)
     finally:
         venv.close()
