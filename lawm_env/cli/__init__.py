@@ -15,6 +15,8 @@ import tyro
 # name -> module that defines `Config` and `run(config)`.
 COMMANDS: dict[str, str] = {
     "bench": "lawm_env.cli.bench",
+    "bench-data": "lawm_env.cli.bench_data",
+    "collect": "lawm_env.cli.collect",
 }
 
 

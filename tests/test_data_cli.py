@@ -1,0 +1,28 @@
+"""The ``lawm collect`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lawm_env.cli import COMMANDS, main
+from lawm_env.data.storage import load_episodes, read_manifest
+
+
+def test_collect_command_writes_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    args = ["collect", "--source", "synthetic:spring", "--episodes", "5", "--steps", "8", "--out", str(tmp_path), "--seed", "2", "--episodes-per-shard", "2", "--no-progress"]
+    main(args)
+    assert "5 episodes, 45 frames in 3 shards (3 written, 0 already present)" in capsys.readouterr().out
+    assert read_manifest(tmp_path)["complete"] and len(load_episodes(tmp_path)) == 5
+    main(args)
+    assert "(0 written, 3 already present)" in capsys.readouterr().out
+
+
+def test_collect_command_rejects_unknown_source(tmp_path: Path):
+    with pytest.raises(SystemExit, match="pendulum, damped_pendulum"):
+        main(["collect", "--source", "synthetic:pendulm", "--out", str(tmp_path)])
+
+
+def test_data_commands_are_registered():
+    assert COMMANDS["collect"] == "lawm_env.cli.collect" and COMMANDS["bench-data"] == "lawm_env.cli.bench_data"

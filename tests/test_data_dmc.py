@@ -1,0 +1,122 @@
+"""dm-control pixel collection: shapes, dtypes, determinism, action repeat, parallel = serial, clean exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from lawm_env.data.dmc import DMC_TASKS, collect_episodes, get_task, make_pixel_env  # noqa: E402
+
+
+def test_short_cartpole_collection_shapes_and_dtypes():
+    (ep,) = collect_episodes("cartpole-swingup", [0], seed=0, steps=5)
+    assert ep.obs.shape == (6, 64, 64, 3) and ep.obs.dtype == np.uint8
+    assert ep.actions.shape == (5, 1) and ep.actions.dtype == np.float32
+    assert np.all(np.abs(ep.actions) <= 1.0)
+    assert ep.rewards.shape == (5,) and ep.rewards.dtype == np.float32
+    assert ep.states.shape == (6, 5) and ep.states.dtype == np.float32
+    assert ep.extras["physics_state"].shape[0] == 6
+    assert ep.energies is None and not ep.terminated
+    assert len({f.tobytes() for f in ep.obs}) > 1, "frames do not change"
+
+
+def test_seeded_determinism():
+    a, b = (list(collect_episodes("cartpole-swingup", [0, 3], seed=1, steps=4, size=32)) for _ in range(2))
+    (c,) = collect_episodes("cartpole-swingup", [0], seed=2, steps=4, size=32)
+    for x, y in zip(a, b):
+        assert np.array_equal(x.obs, y.obs) and np.array_equal(x.states, y.states) and np.array_equal(x.actions, y.actions)
+    assert not np.array_equal(a[0].states, c.states)
+    assert not np.array_equal(a[0].states, a[1].states)
+
+
+def test_wrapper_spaces_and_action_repeat():
+    env = make_pixel_env("cartpole-swingup", size=48)
+    try:
+        assert env.observation_space.shape == (48, 48, 3) and env.observation_space.dtype == np.uint8
+        assert env.action_space.dtype == np.float32 and env.action_space.low.min() == -1 and env.action_space.high.max() == 1
+        frame, info = env.reset(seed=0)
+        assert env.observation_space.contains(frame)
+        physics = env.unwrapped._env.physics
+        t0 = physics.data.time
+        env.step(env.action_space.sample())
+        assert physics.data.time - t0 == pytest.approx(get_task("cartpole-swingup").action_repeat * physics.timestep() * env.unwrapped._env._n_sub_steps)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("task", ["pendulum-swingup", "reacher-easy", "cheetah-run", "walker-walk"])
+def test_required_tasks_collect(task):
+    (ep,) = collect_episodes(task, [0], seed=0, steps=2, size=32)
+    assert ep.obs.shape == (3, 32, 32, 3) and ep.actions.shape[0] == 2 and ep.states.shape[0] == 3
+
+
+def test_policy_is_called_and_clipped():
+    seen = []
+
+    def policy(frame, state):
+        seen.append((frame.shape, state.shape))
+        return np.array([3.0])
+
+    (ep,) = collect_episodes("cartpole-swingup", [0], seed=0, steps=3, size=32, policy=policy)
+    assert seen == [((32, 32, 3), (5,))] * 3
+    assert np.all(ep.actions == 1.0)
+
+
+def test_episode_ends_at_task_time_limit():
+    (ep,) = collect_episodes("cartpole-swingup", [0], seed=0, steps=1000, size=16)
+    assert ep.steps == 1000 // DMC_TASKS["cartpole-swingup"].action_repeat and ep.truncated
+
+
+def test_parallel_collection_equals_serial():
+    serial = list(collect_episodes("cartpole-swingup", [0, 1, 2], seed=4, steps=6, size=32))
+    parallel = list(collect_episodes("cartpole-swingup", [0, 1, 2], seed=4, steps=6, size=32, num_workers=2))
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a.obs, b.obs) and np.array_equal(a.states, b.states)
+        assert np.array_equal(a.actions, b.actions) and np.array_equal(a.rewards, b.rewards)
+
+
+def test_nothing_prints_at_exit():
+    script = textwrap.dedent(
+        """
+        from lawm_env.data.dmc import collect_episodes
+        if __name__ == "__main__":
+            list(collect_episodes("cartpole-swingup", [0], seed=0, steps=2, size=32))
+        """
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    noise = [line for line in result.stderr.splitlines() if "Exception ignored" in line or "Error" in line or "Traceback" in line]
+    assert not noise, result.stderr
+
+
+def test_envs_are_closed_even_when_the_policy_fails(monkeypatch: pytest.MonkeyPatch):
+    import lawm_env.data.dmc as dmc
+
+    made = []
+
+    def recording_make(name, size=64):
+        made.append(make_pixel_env(name, size))
+        return made[-1]
+
+    def failing_policy(frame, state):
+        raise RuntimeError("policy crashed")
+
+    monkeypatch.setattr(dmc, "make_pixel_env", recording_make)
+    with pytest.raises(RuntimeError, match="policy crashed"):
+        list(dmc.collect_episodes("cartpole-swingup", [0], seed=0, steps=3, size=16, policy=failing_policy))
+    assert len(made) == 1
+    assert not hasattr(made[0].unwrapped._env.physics, "_data"), "physics and its renderer were not freed"
+
+
+def test_unknown_task_lists_valid_ones():
+    with pytest.raises(ValueError, match="cartpole-swingup"):
+        get_task("cartpole-swing")
