@@ -15,7 +15,22 @@ def _xy(ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ys[:, 0:2], ys[:, 2:4]
 
 
-class UniformMotion(System):
+def kinetic_energy(ys: np.ndarray, p: Params) -> np.ndarray:
+    """½ m |v|² of a planar point mass with state (x, y, vx, vy)."""
+    return 0.5 * p["mass"] * (ys[:, 2] ** 2 + ys[:, 3] ** 2)
+
+
+class PlanarPointMass(System):
+    """A point mass with state (x, y, vx, vy), observed as is, with momentum m·v."""
+
+    def observe(self, ys: np.ndarray, p: Params) -> np.ndarray:
+        return ys.copy()
+
+    def momentum(self, ys: np.ndarray, p: Params) -> np.ndarray:
+        return point_momentum(p["mass"], *_xy(ys))
+
+
+class UniformMotion(PlanarPointMass):
     """A free particle moving in a straight line at constant velocity."""
 
     name = "uniform"
@@ -29,20 +44,14 @@ class UniformMotion(System):
     def derivative(self, y: np.ndarray, p: Params) -> np.ndarray:
         return np.array([y[2], y[3], 0.0, 0.0])
 
-    def observe(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return ys.copy()
-
     def energy(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return 0.5 * p["mass"] * (ys[:, 2] ** 2 + ys[:, 3] ** 2)
-
-    def momentum(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return point_momentum(p["mass"], *_xy(ys))
+        return kinetic_energy(ys, p)
 
     def scene(self, ys: np.ndarray, p: Params) -> Scene:
         return Scene(moving=[Disc(ys[:, 0:2], 4.0, RED)])
 
 
-class ConstantAcceleration(System):
+class ConstantAcceleration(PlanarPointMass):
     """A cart on a straight rail under a constant force along the rail (it may slow down and turn back)."""
 
     name = "acceleration"
@@ -57,15 +66,8 @@ class ConstantAcceleration(System):
     def derivative(self, y: np.ndarray, p: Params) -> np.ndarray:
         return np.array([y[2], y[3], p["ax"], p["ay"]])
 
-    def observe(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return ys.copy()
-
     def energy(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        kinetic = 0.5 * p["mass"] * (ys[:, 2] ** 2 + ys[:, 3] ** 2)
-        return kinetic - p["mass"] * (p["ax"] * ys[:, 0] + p["ay"] * ys[:, 1])
-
-    def momentum(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return point_momentum(p["mass"], *_xy(ys))
+        return kinetic_energy(ys, p) - p["mass"] * (p["ax"] * ys[:, 0] + p["ay"] * ys[:, 1])
 
     def scene(self, ys: np.ndarray, p: Params) -> Scene:
         heading = np.arctan2(p["ay"], p["ax"])
@@ -78,7 +80,7 @@ class ConstantAcceleration(System):
         return Scene(moving=[cart], static=[rail])
 
 
-class ParabolicFlight(System):
+class ParabolicFlight(PlanarPointMass):
     """A ball thrown under uniform gravity (no drag)."""
 
     name = "parabolic"
@@ -95,14 +97,8 @@ class ParabolicFlight(System):
     def derivative(self, y: np.ndarray, p: Params) -> np.ndarray:
         return np.array([y[2], y[3], 0.0, -G])
 
-    def observe(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return ys.copy()
-
     def energy(self, ys: np.ndarray, p: Params) -> np.ndarray:
         return p["mass"] * (0.5 * (ys[:, 2] ** 2 + ys[:, 3] ** 2) + G * ys[:, 1])
-
-    def momentum(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return point_momentum(p["mass"], *_xy(ys))
 
     def scene(self, ys: np.ndarray, p: Params) -> Scene:
         return Scene(moving=[Disc(ys[:, 0:2], 4.0, BLUE)])
@@ -183,7 +179,7 @@ class SlopeFriction(System):
         return Scene(moving=[block], static=[ground])
 
 
-class CircularMotion(System):
+class CircularMotion(PlanarPointMass):
     """A ball on a string whirling at constant angular speed around a fixed pin at the origin."""
 
     name = "circular"
@@ -199,15 +195,9 @@ class CircularMotion(System):
         w2 = p["omega"] ** 2
         return np.array([y[2], y[3], -w2 * y[0], -w2 * y[1]])
 
-    def observe(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return ys.copy()
-
     def energy(self, ys: np.ndarray, p: Params) -> np.ndarray:
         # the string's tension is always normal to the velocity and does no work: energy is kinetic
-        return 0.5 * p["mass"] * (ys[:, 2] ** 2 + ys[:, 3] ** 2)
-
-    def momentum(self, ys: np.ndarray, p: Params) -> np.ndarray:
-        return point_momentum(p["mass"], *_xy(ys))
+        return kinetic_energy(ys, p)
 
     def scene(self, ys: np.ndarray, p: Params) -> Scene:
         pin = np.zeros((len(ys), 2))
