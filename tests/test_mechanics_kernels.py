@@ -49,3 +49,15 @@ def test_packed_factor_solve_matches_dense_solve_on_subsets():
     assert torch.allclose(approx.solve(rhs), exact.solve(rhs), atol=1e-9)
     index = torch.tensor([3, 7, 49])
     assert torch.allclose(approx.solve(rhs[index], index), exact.solve(rhs[index], index), atol=1e-9)
+
+
+def test_hand_potential_gradient_matches_autograd():
+    from lawm_env.mechanics import SeparableLagrangian
+
+    torch.manual_seed(3)
+    lag = SeparableLagrangian(5, 0.1, hidden=32, depth=3).double()
+    q = torch.randn(40, 5, dtype=torch.float64)
+    with torch.no_grad():
+        fast = lag.grad_potential(q)
+    slow = lag.grad_potential(q)  # grad mode: autograd
+    assert torch.allclose(fast, slow.detach(), atol=1e-12)

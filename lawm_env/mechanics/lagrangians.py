@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lawm_env.mechanics.autodiff import grad_enabled_input, input_gradients
-from lawm_env.networks import mlp
+from lawm_env.networks import is_silu_mlp, mlp, silu_mlp_hidden, silu_mlp_input_gradient
 
 PotentialFn = Callable[[Tensor], Tensor]
 MassFn = Callable[[Tensor], Tensor]
@@ -166,7 +166,11 @@ class SeparableLagrangian(DiscreteLagrangian):
         return _potential_values(self.potential_fn, q)
 
     def grad_potential(self, q: Tensor) -> Tensor:
-        """∇V(q), shape (batch, dim); differentiable when grad mode is on."""
+        """∇V(q), shape (batch, dim); differentiable when grad mode is on (by hand outside it)."""
+        net = getattr(self.potential_fn, "net", None)
+        if not torch.is_grad_enabled() and isinstance(self.potential_fn, _ScalarMLP) and is_silu_mlp(net):
+            _, pre_activations = silu_mlp_hidden(net, q)
+            return silu_mlp_input_gradient(net, pre_activations, net[-1].weight.expand(q.shape[0], -1))
         create = torch.is_grad_enabled()
         with torch.enable_grad():
             x = grad_enabled_input(q)
@@ -316,18 +320,12 @@ class MechanicalLagrangian(MidpointRule):
         return self._partials_by_hand(q0, q1)
 
     def _partials_by_hand(self, q0: Tensor, q1: Tensor) -> Partials:
-        """D1, D2 with A = ∂/∂q̄ [h/4·v̄ᵀM v̄ - h/2·V] back-propagated by hand (SiLU trunk assumed)."""
+        """D1, D2 with A = ∂/∂q̄ [h/4·v̄ᵀM v̄ - h/2·V] back-propagated by hand (SiLU trunks; else autograd)."""
         h = self.dt
         qbar, vs = 0.5 * (q0 + q1), ((q1 - q0) / h).mT.contiguous()
-        linears: list[nn.Linear] = [m for m in self.trunk if isinstance(m, nn.Linear)]
-        if any(not isinstance(m, (nn.Linear, nn.SiLU)) for m in self.trunk):
+        if not is_silu_mlp(self.trunk):
             return super().partials(q0, q1)
-        a, saved = qbar, []
-        for layer in linears[:-1]:
-            z = F.linear(a, layer.weight, layer.bias)
-            sig = torch.sigmoid(z)
-            saved.append((z, sig))
-            a = z * sig
+        a, pre_activations = silu_mlp_hidden(self.trunk, qbar)
         out = self._last_layer_transposed(a)
         raw, diag = out[:-1], self._diagonal
         raw_diag = raw.index_select(0, diag)
@@ -338,8 +336,6 @@ class MechanicalLagrangian(MidpointRule):
         grad_entries = (0.5 * h) * v_rows * w.index_select(0, self._cols)
         grad_out[:-1] = grad_entries.index_copy(0, diag, grad_entries.index_select(0, diag) * torch.sigmoid(raw_diag))
         grad_out[-1] = -0.5 * h
-        grad = grad_out.mT @ linears[-1].weight
-        for layer, (z, sig) in zip(reversed(linears[:-1]), reversed(saved)):
-            grad = (grad * (sig * (1.0 + z * (1.0 - sig)))) @ layer.weight
+        grad = silu_mlp_input_gradient(self.trunk, pre_activations, grad_out.mT @ self.trunk[-1].weight)
         mv = mv.mT
         return Partials(grad - mv, grad + mv, None, entries)

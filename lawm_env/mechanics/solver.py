@@ -48,7 +48,9 @@ class DELInfo(NamedTuple):
 
 class DELState(NamedTuple):
     """What a step needs from the previous one: the pair (q_{k-1}, q_k) and, on the implicit path, the
-    discrete momentum p_k, D1 L_d(q_{k-1}, q_k) and the Newton matrix near that pair (for the predictor)."""
+    discrete momentum p_k, D1 L_d(q_{k-1}, q_k), the Newton matrix near that pair (for the predictor) and the
+    previous step's predictor error, which varies smoothly along a trajectory and is added to the next
+    prediction."""
 
     q_prev: Tensor
     q: Tensor
@@ -56,6 +58,7 @@ class DELState(NamedTuple):
     momentum: Tensor | None = None
     d1: Tensor | None = None
     newton_matrix: NewtonMatrix | None = None
+    predictor_error: Tensor | None = None
 
 
 class _ImplicitSolution(torch.autograd.Function):
@@ -203,7 +206,8 @@ class DELStepper:
             return r, (p_next, d1)
 
         with torch.no_grad():
-            x0 = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
+            prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
+            x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
             if exact:
                 matrix, initial = None, None
                 direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
@@ -218,6 +222,7 @@ class DELStepper:
             result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         x_star = result.x
+        error = torch.where(result.converged.unsqueeze(-1), x_star - prediction, torch.zeros_like(x_star))
         if torch.is_grad_enabled():
             with torch.enable_grad():
                 r_graph = self._residual_parts(q, p, u, x_star)[0]
@@ -225,8 +230,8 @@ class DELStepper:
                 jacobian_fn = lambda: value_and_batch_jacobian(lambda y: self._residual_and_momentum(q_c, p_c, u_c, y), x_star)[1]  # noqa: E731
                 q_next = _ImplicitSolution.apply(x_star, r_graph, jacobian_fn)
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
-                return DELState(q, q_next, u, p_next, part.d1, matrix), info
-        return DELState(q, x_star, u, result.payload[0], result.payload[1], matrix), info
+                return DELState(q, q_next, u, p_next, part.d1, matrix, error), info
+        return DELState(q, x_star, u, result.payload[0], result.payload[1], matrix, error), info
 
 
 def _detach(x: Tensor | None) -> Tensor | None:
