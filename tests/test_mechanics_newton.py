@@ -85,6 +85,21 @@ def test_damped_newton_on_a_known_root_and_iteration_limit():
     assert (limited.residual_norm < torch.linalg.vector_norm(x0**3 - target**3, dim=-1)).all()
 
 
+def test_exact_newton_rescues_samples_the_structured_iteration_cannot_solve():
+    """At large latent velocities the velocity-dependent Jacobian terms dominate M/h: the structured chord
+    iteration stalls, and the exact Newton retry converges those samples."""
+    torch.manual_seed(5)
+    dt = 0.1
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    q0 = torch.randn(256, 4, dtype=torch.float64) * 3
+    q1 = q0 + dt * 15 * torch.randn(256, 4, dtype=torch.float64)
+    with torch.no_grad():
+        q2, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40)
+        reference, exact_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40, jacobian="exact")
+    assert exact_info.converged.all() and info.converged.all()
+    assert (q2 - reference).abs().max() < 1e-6
+
+
 def test_rollout_carries_momentum_like_repeated_single_steps():
     torch.manual_seed(3)
     dt = 0.05
@@ -99,3 +114,18 @@ def test_rollout_carries_momentum_like_repeated_single_steps():
         for k in range(20):
             qa, qb, u_prev = qb, solve_del(lag, qa, qb, force, u_prev, actions[:, k], tol=1e-12)[0], actions[:, k]
             assert (out.positions[:, k] - qb).abs().max() < 1e-9
+
+
+def test_relative_tolerance_scales_with_momentum():
+    torch.manual_seed(4)
+    dt = 0.05
+    lag = MechanicalLagrangian(3, dt, hidden=16)
+    q0 = torch.randn(64, 3) * 3
+    q1 = q0 + dt * 20 * torch.randn(64, 3)  # large latent velocities: float32 cannot reach 1e-7 absolute
+    with torch.no_grad():
+        _, absolute = solve_del(lag, q0, q1, tol=1e-7, max_iter=30)
+        _, relative = solve_del(lag, q0, q1, tol=1e-7, rtol=1e-5, max_iter=30)
+        p = lag.partials(q0, q1).d2
+    assert relative.converged.all()
+    assert (relative.residual <= 1e-7 + 1e-5 * p.norm(dim=-1)).all()
+    assert not absolute.converged.all()

@@ -51,24 +51,28 @@ def damped_newton(
     direction: DirectionFn,
     x0: Tensor,
     *,
-    tol: float,
+    tol: float | Tensor,
     max_iter: int,
     initial: Evaluation | None = None,
     fallback: Tensor | None = None,
     max_backtracks: int = 8,
     armijo: float = 1e-4,
+    slow_ratio: float | None = None,
 ) -> NewtonResult:
     """Solve r(x) = 0 for a batch of independent systems, starting from ``x0`` of shape (batch, dim).
 
     Each iteration takes δ = direction(r) for the unfinished samples and backtracks α ∈ {1, ½, ¼, …} until
     ‖r(x + αδ)‖² ≤ (1 - 2·armijo·α)‖r(x)‖². A sample whose line search fails stops (flagged not converged)
     and keeps its best iterate; non-finite trial points are rejected, so NaN/Inf never replace an iterate.
-    ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
-    is not finite restart from ``fallback`` (same shape) when given.
+    ``tol`` is one tolerance or one per sample. ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
+    is not finite restart from ``fallback`` (same shape) when given. With ``slow_ratio``, a sample whose
+    accepted step leaves ‖r‖ above ``slow_ratio`` times its previous value also stops (an approximate
+    Jacobian that converges too slowly: the caller can switch those samples to a better one).
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
     with torch.no_grad():
+        tol = torch.as_tensor(tol, dtype=x0.dtype, device=x0.device).expand(x0.shape[0])
         x = x0.clone()
         r, payload = evaluate(x, None) if initial is None else initial
         r, payload = r.clone(), tuple(p.clone() for p in payload)
@@ -98,6 +102,9 @@ def damped_newton(
                 norm_t = finite_norm(r_t)
                 ok = norm_t.square() <= (1.0 - 2.0 * armijo * alpha[pending]) * norm[rows].square()
                 accepted = rows[ok]
+                if slow_ratio is not None:
+                    slow = ok & (norm_t > slow_ratio * norm[rows]) & (norm_t > tol[rows])
+                    stalled[rows[slow]] = True
                 x[accepted], r[accepted], norm[accepted] = trial[ok], r_t[ok], norm_t[ok]
                 _assign(payload, accepted, tuple(p[ok] for p in payload_t))
                 pending = pending[~ok]

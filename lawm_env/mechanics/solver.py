@@ -29,7 +29,7 @@ from lawm_env.mechanics.checks import check_actions, check_configurations, defau
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
 from lawm_env.mechanics.linalg import DenseNewtonMatrix, FactorNewtonMatrix, NewtonMatrix
-from lawm_env.mechanics.newton import damped_newton
+from lawm_env.mechanics.newton import NewtonResult, damped_newton
 
 JacobianMode = Literal["structured", "exact"]
 Method = Literal["auto", "newton"]
@@ -90,6 +90,7 @@ class DELStepper:
         max_iter: int = 20,
         jacobian: JacobianMode = "structured",
         method: Method = "auto",
+        rtol: float = 0.0,
     ) -> None:
         if jacobian not in ("structured", "exact"):
             raise ValueError(f"jacobian must be 'structured' or 'exact', got {jacobian!r}")
@@ -97,7 +98,7 @@ class DELStepper:
             raise ValueError(f"method must be 'auto' or 'newton', got {method!r}")
         self.lagrangian = as_lagrangian(lagrangian)
         self.force = as_forcing(force)
-        self.tol, self.max_iter, self.jacobian = tol, max_iter, jacobian
+        self.tol, self.rtol, self.max_iter, self.jacobian = tol, rtol, max_iter, jacobian
         self.explicit = (
             method == "auto"
             and isinstance(self.lagrangian, SeparableLagrangian)
@@ -152,12 +153,15 @@ class DELStepper:
     def step(self, state: DELState, u: Tensor | None = None) -> tuple[DELState, DELInfo]:
         """Solve one forced DEL step under action ``u``; return the next state and the solver report."""
         tol = default_tolerance(state.q.dtype) if self.tol is None else self.tol
+        if self.rtol:
+            scale = state.momentum if state.momentum is not None else (state.q - state.q_prev) / self.lagrangian.dt
+            tol = tol + self.rtol * torch.linalg.vector_norm(scale.detach(), dim=-1)
         if self.explicit:
             return self._explicit_step(state, u, tol)
         return self._implicit_step(state, u, tol)
 
     # --------------------------------------------------------------------------------- explicit path
-    def _explicit_step(self, state: DELState, u: Tensor | None, tol: float) -> tuple[DELState, DELInfo]:
+    def _explicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor) -> tuple[DELState, DELInfo]:
         lag: SeparableLagrangian = self.lagrangian  # type: ignore[assignment]
         h, q = lag.dt, state.q
         mass = lag.mass_matrix().to(q.dtype)
@@ -190,27 +194,40 @@ class DELStepper:
         x0 = x_lin + state.newton_matrix.solve(r_hat)
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
-    def _implicit_step(self, state: DELState, u: Tensor | None, tol: float) -> tuple[DELState, DELInfo]:
+    def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
+        """Samples the structured (chord) iteration left unconverged get exact Newton from their best iterate,
+        within what remains of ``max_iter``: the structured matrix ignores terms that grow with the velocity."""
+        rows = (~result.converged).nonzero().squeeze(-1)
+        budget = self.max_iter - int(result.iterations[rows].max()) if rows.numel() else 0
+        if budget <= 0:
+            return result
+        tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
+        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index], True), direction,
+                              result.x[rows], tol=tol_rows, max_iter=budget)
+        return _retry_rows(result, rows, NewtonResult(retry.x, retry.residual_norm, retry.iterations, retry.converged, retry.payload[:2]))
+
+    def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor) -> tuple[DELState, DELInfo]:
         q, p = state.q, state.momentum
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
         exact = state.newton_matrix is None
 
-        def evaluate(x: Tensor, index: Tensor | None):
+        def evaluate(x: Tensor, index: Tensor | None, with_jacobian: bool = exact):
             qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
             ui = u_c if (u_c is None or index is None) else u_c[index]
-            if exact:
+            if with_jacobian:
                 (r, p_next, d1), jac = value_and_batch_jacobian(lambda y: self._residual_and_momentum(qi, pi, ui, y), x)
                 return r, (p_next, d1, jac)
             r, p_next, d1 = self._residual_and_momentum(qi, pi, ui, x)
             return r, (p_next, d1)
 
+        newton_direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
+
         with torch.no_grad():
             prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
             x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
             if exact:
-                matrix, initial = None, None
-                direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
+                matrix, initial, direction = None, None, newton_direction
             else:
                 r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
                 matrix = self._newton_matrix(part0, terms0)
@@ -219,7 +236,10 @@ class DELStepper:
                     matrix = matrix.merged(state.newton_matrix, unusable)
                 initial = (r0, (p_next0, part0.d1))
                 direction = lambda r, payload, index: matrix.solve(r, index)  # noqa: E731
-            result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c)
+            result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c,
+                                   slow_ratio=None if exact else 0.5)
+            if not exact:
+                result = self._exact_retry(result, evaluate, newton_direction, tol)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         x_star = result.x
         error = torch.where(result.converged.unsqueeze(-1), x_star - prediction, torch.zeros_like(x_star))
@@ -232,6 +252,17 @@ class DELStepper:
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
                 return DELState(q, q_next, u, p_next, part.d1, matrix, error), info
         return DELState(q, x_star, u, result.payload[0], result.payload[1], matrix, error), info
+
+
+def _retry_rows(result: NewtonResult, rows: Tensor, retry: NewtonResult) -> NewtonResult:
+    """``result`` with the samples ``rows`` replaced by a retry's outcome (iterations add up)."""
+    x, norm, iterations, converged = result.x.clone(), result.residual_norm.clone(), result.iterations.clone(), result.converged.clone()
+    x[rows], norm[rows], converged[rows] = retry.x, retry.residual_norm, retry.converged
+    iterations[rows] += retry.iterations
+    payload = tuple(p.clone() for p in result.payload)
+    for p, q in zip(payload, retry.payload):
+        p[rows] = q
+    return NewtonResult(x, norm, iterations, converged, payload)
 
 
 def _detach(x: Tensor | None) -> Tensor | None:
@@ -250,17 +281,18 @@ def solve_del(
     max_iter: int = 20,
     jacobian: JacobianMode = "structured",
     method: Method = "auto",
+    rtol: float = 0.0,
 ) -> tuple[Tensor, DELInfo]:
     """Solve the forced DEL equation for q_{k+1} given q_{k-1} = ``q_prev``, q_k = ``q_curr``.
 
     Shapes: configurations (batch, dim) or (dim,); actions (batch, action_dim) or (action_dim,). ``u_prev``
     is the action applied between q_{k-1} and q_k (None: zero), ``u_curr`` the one applied from q_k.
-    ``tol`` bounds ‖r‖₂ (default 1e-10 in float64, 1e-5 otherwise). ``jacobian="exact"`` uses the exact
+    ``tol`` bounds ‖r‖₂ (default 1e-10 in float64, 1e-5 otherwise), plus ``rtol``·‖p_k‖ when ``rtol`` > 0. ``jacobian="exact"`` uses the exact
     Jacobian instead of the structured -(M/h + R/2); ``method="newton"`` sends separable Lagrangians
     through Newton too. Differentiable (implicit function theorem) w.r.t. inputs, actions and parameters.
     Returns ``(q_next, info)``; non-converged samples hold their best iterate and ``info.converged`` False.
     """
-    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method)
+    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method, rtol=rtol)
     unbatched = check_configurations(("q_prev", q_prev), ("q_curr", q_curr))
     if unbatched:
         q_prev, q_curr = q_prev.unsqueeze(0), q_curr.unsqueeze(0)
