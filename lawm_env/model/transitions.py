@@ -1,0 +1,110 @@
+"""Latent transitions with one interface: the forced DEL step (LaWM) and an unconstrained MLP (baseline).
+
+Both advance a state holding the pair (q_{k-1}, q_k) under an action u_k; ``start`` builds the state of a pair
+reached under u_{k-1}. The world model, env, planners and agents only use ``start`` and ``step``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from lawm_env.mechanics import (
+    DELInfo,
+    DELState,
+    DELStepper,
+    DiscreteForcing,
+    MechanicalLagrangian,
+    SeparableLagrangian,
+)
+from lawm_env.networks import mlp
+
+
+class TransitionState(NamedTuple):
+    """The pair (q_{k-1}, q_k) and whatever the transition carries along (the DEL momentum, ...)."""
+
+    q_prev: Tensor
+    q: Tensor
+    inner: DELState | None = None
+
+
+def _no_solver_info(q: Tensor) -> DELInfo:
+    batch = q.shape[0]
+    return DELInfo(torch.zeros(batch, dtype=torch.long, device=q.device), q.new_zeros(batch), torch.ones(batch, dtype=torch.bool, device=q.device))
+
+
+class DELTransition(nn.Module):
+    """q_{k+1} solves the forced discrete Euler–Lagrange equation of a learned Lagrangian; the action enters
+    only through the discrete forcing."""
+
+    def __init__(
+        self,
+        latent_dim: int,
+        action_dim: int,
+        dt: float = 0.1,
+        *,
+        lagrangian: str = "mechanical",
+        hidden: int = 128,
+        depth: int = 2,
+        tol: float | None = None,
+        rtol: float = 0.0,
+        max_iter: int = 20,
+    ) -> None:
+        super().__init__()
+        if lagrangian == "mechanical":
+            self.lagrangian = MechanicalLagrangian(latent_dim, dt, hidden=hidden, depth=depth)
+        elif lagrangian == "separable":
+            self.lagrangian = SeparableLagrangian(latent_dim, dt, hidden=hidden, depth=depth)
+        else:
+            raise ValueError(f"lagrangian must be 'mechanical' or 'separable', got {lagrangian!r}")
+        self.forcing = DiscreteForcing(latent_dim, action_dim, dt)
+        self.stepper = DELStepper(self.lagrangian, self.forcing, tol=tol, rtol=rtol, max_iter=max_iter)
+
+    def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
+        return TransitionState(q_prev, q, self.stepper.start(q_prev, q, u_prev))
+
+    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+        inner, info = self.stepper.step(state.inner, u)
+        return TransitionState(state.q, inner.q, inner), info
+
+    def residual(self, q_prev: Tensor, q: Tensor, q_next: Tensor, u_prev: Tensor, u: Tensor) -> Tensor:
+        """DEL residual r(q_{k+1}) of given triples (batch, dim); differentiable."""
+        part_prev, part = self.lagrangian.partials(q_prev, q), self.lagrangian.partials(q, q_next)
+        f_prev, f = self.forcing(q_prev, q, u_prev), self.forcing(q, q_next, u)
+        return part_prev.d2 + f_prev.plus + part.d1 + f.minus
+
+    def log_mass_scale(self, q: Tensor) -> Tensor:
+        """(1/d)·log det M(q) per sample: zero when the mass has unit scale."""
+        if isinstance(self.lagrangian, MechanicalLagrangian):
+            return torch.logdet(self.lagrangian.mass(q)) / q.shape[-1]
+        return (torch.logdet(self.lagrangian.mass_matrix()) / q.shape[-1]).expand(q.shape[0])
+
+
+class MLPTransition(nn.Module):
+    """The unconstrained baseline: q_{k+1} = q_k + MLP(q_{k-1}, q_k, u_k)."""
+
+    def __init__(self, latent_dim: int, action_dim: int, *, hidden: int = 128, depth: int = 2) -> None:
+        super().__init__()
+        self.net = mlp(2 * latent_dim + action_dim, latent_dim, hidden, depth)
+
+    def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
+        return TransitionState(q_prev, q)
+
+    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+        q_next = state.q + self.net(torch.cat([state.q_prev, state.q, u], -1))
+        return TransitionState(state.q, q_next), _no_solver_info(q_next)
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def matched_mlp_hidden(target: int, latent_dim: int, action_dim: int, depth: int) -> int:
+    """Hidden width of an ``MLPTransition`` whose parameter count is closest to ``target``."""
+    def count(width: int) -> int:
+        inputs = 2 * latent_dim + action_dim
+        return inputs * width + width + (depth - 1) * (width * width + width) + width * latent_dim + latent_dim
+
+    return min(range(1, 4096), key=lambda w: abs(count(w) - target))

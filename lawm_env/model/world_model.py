@@ -1,0 +1,135 @@
+"""The pixel world model: encoder to generalized coordinates, decoder, reward head and a latent transition
+(the forced DEL step for LaWM, an unconstrained MLP for the baseline) behind one interface."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from lawm_env.mechanics import DELInfo
+from lawm_env.model.transitions import (
+    DELTransition,
+    MLPTransition,
+    TransitionState,
+    matched_mlp_hidden,
+    parameter_count,
+)
+from lawm_env.model.vision import ConvDecoder, ConvEncoder
+from lawm_env.networks import mlp
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """Architecture of a world model; stored in every checkpoint."""
+
+    action_dim: int
+    """Dimension of the (float32, [-1, 1]) actions."""
+    latent_dim: int = 8
+    """Dimension d of the generalized coordinates q."""
+    transition: Literal["lawm", "mlp"] = "lawm"
+    """'lawm': forced DEL step of a learned Lagrangian; 'mlp': the unconstrained baseline."""
+    lagrangian: Literal["mechanical", "separable"] = "mechanical"
+    """LaWM only: position-dependent mass (implicit) or constant mass (explicit Störmer–Verlet)."""
+    dt: float = 0.1
+    """Latent time step h of the DEL integrator."""
+    hidden: int = 128
+    """Hidden width of the Lagrangian networks and heads; the baseline's width is matched in parameters."""
+    depth: int = 2
+    """Hidden layers of the Lagrangian, baseline and reward networks."""
+    channels: int = 16
+    """Channels of the first convolution (doubling at each level)."""
+    image_size: int = 64
+    """Square frame size (4·2^k)."""
+    tol: float = 1e-5
+    """Absolute Newton tolerance of the DEL solve."""
+    rtol: float = 1e-5
+    """Relative Newton tolerance (times the momentum norm): learned latents may have any scale."""
+    max_iter: int = 10
+    """Newton iteration limit of the DEL solve."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "WorldModelConfig":
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown world model config keys: {sorted(unknown)}")
+        return cls(**data)
+
+
+class Imagined(NamedTuple):
+    """An open-loop rollout in latent space."""
+
+    positions: Tensor
+    """q_{k+1} … q_{k+H}: (batch, H, d)."""
+    rewards: Tensor
+    """Predicted rewards of the H steps: (batch, H)."""
+    iterations: Tensor
+    """Newton iterations per step (zeros for the baseline): (batch, H)."""
+    residual: Tensor
+    """DEL residual per step (zeros for the baseline): (batch, H)."""
+    converged: Tensor
+    """Convergence per step: (batch, H)."""
+
+
+def build_transition(config: WorldModelConfig) -> nn.Module:
+    """The LaWM transition, or the baseline MLP with a parameter count matched to it (within a few %)."""
+    lawm = DELTransition(config.latent_dim, config.action_dim, config.dt, lagrangian=config.lagrangian,
+                         hidden=config.hidden, depth=config.depth, tol=config.tol, rtol=config.rtol,
+                         max_iter=config.max_iter)
+    if config.transition == "lawm":
+        return lawm
+    if config.transition == "mlp":
+        width = matched_mlp_hidden(parameter_count(lawm), config.latent_dim, config.action_dim, config.depth)
+        return MLPTransition(config.latent_dim, config.action_dim, hidden=width, depth=config.depth)
+    raise ValueError(f"transition must be 'lawm' or 'mlp', got {config.transition!r}")
+
+
+class WorldModel(nn.Module):
+    """encode / decode / start / step / reward / rollout over batches, whichever transition is inside."""
+
+    def __init__(self, config: WorldModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = ConvEncoder(config.latent_dim, config.image_size, config.channels)
+        self.decoder = ConvDecoder(config.latent_dim, config.image_size, config.channels)
+        self.reward_head = mlp(2 * config.latent_dim + config.action_dim, 1, config.hidden, config.depth)
+        self.transition = build_transition(config)
+
+    def encode(self, frames: Tensor) -> Tensor:
+        """uint8 or [0, 1] float frames (..., H, W, 3) → q (..., d)."""
+        return self.encoder(frames)
+
+    def decode(self, q: Tensor) -> Tensor:
+        """q (..., d) → float frames (..., H, W, 3) in [0, 1]."""
+        return self.decoder(q)
+
+    def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
+        """Transition state of the pair (q_{k-1}, q_k) reached under action u_{k-1}."""
+        return self.transition.start(q_prev, q, u_prev)
+
+    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+        """One latent transition under action u_k (for LaWM: one forced DEL solve)."""
+        return self.transition.step(state, u)
+
+    def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
+        """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""
+        return self.reward_head(torch.cat([q, q_next, u], -1)).squeeze(-1)
+
+    def rollout(self, state: TransitionState, actions: Tensor) -> tuple[TransitionState, Imagined]:
+        """Imagine H = actions.shape[1] steps from ``state`` with actions (batch, H, action_dim)."""
+        if actions.dim() != 3 or actions.shape[0] != state.q.shape[0] or actions.shape[2] != self.config.action_dim:
+            raise ValueError(f"actions must have shape ({state.q.shape[0]}, H, {self.config.action_dim}), got {tuple(actions.shape)}")
+        positions, rewards, infos = [], [], []
+        for k in range(actions.shape[1]):
+            q = state.q
+            state, info = self.step(state, actions[:, k])
+            positions.append(state.q)
+            rewards.append(self.reward(q, state.q, actions[:, k]))
+            infos.append(info)
+        stack = lambda name: torch.stack([getattr(i, name) for i in infos], 1)  # noqa: E731
+        return state, Imagined(torch.stack(positions, 1), torch.stack(rewards, 1), stack("iterations"), stack("residual"), stack("converged"))
