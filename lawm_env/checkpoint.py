@@ -9,8 +9,8 @@ Layout of a checkpoint directory:
   dicts, numpy and python RNG states, the SHA-256 of every ``.safetensors`` file and library versions.
 
 A save writes a temporary sibling directory, fsyncs it, then swaps it in place of the target, so an
-interrupted save leaves the previous checkpoint intact. Loading verifies checksums before parsing and
-never unpickles anything: tensors come from safetensors, everything else from JSON.
+interrupted save leaves the previous checkpoint intact. Loading verifies checksums before parsing; tensors
+are read only by safetensors and everything else only by the JSON parser, so no code is ever deserialized.
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ from typing import Any, Mapping
 
 import numpy as np
 import safetensors
-import safetensors.torch
 import torch
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 FORMAT = "lawm-checkpoint"
 VERSION = 1
@@ -117,7 +118,7 @@ def save_checkpoint(
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         meta["files"] = {
-            name: _write(tmp / name, safetensors.torch.save(tensors, metadata={"format": "pt"}))
+            name: _write(tmp / name, save_safetensors(tensors, metadata={"format": "pt"}))
             for name, tensors in files.items()
         }
         _write(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
@@ -372,7 +373,7 @@ def _read_tensors(
     if hashlib.sha256(data).hexdigest() != expected:
         raise CheckpointError(f"{file} is damaged: its SHA-256 does not match the one in {META}")
     try:
-        tensors = safetensors.torch.load(data)
+        tensors = load_safetensors(data)
     except Exception as err:  # safetensors raises its own error type (not exported in every version)
         raise CheckpointError(f"{file} is damaged: safetensors cannot parse it ({err})") from None
     device = torch.device(map_location)
