@@ -22,7 +22,7 @@ import os
 import random
 import shutil
 import sys
-import tempfile
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,16 +89,16 @@ def save_checkpoint(
         raise CheckpointError(f"cannot save checkpoint {target}: step must be a non-negative int, got {step!r}")
     _check_replaceable(target)
 
-    weights = _module_tensors(target, modules)
+    weights, module_keys = _module_tensors(target, modules)
     meta: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "step": step,
         "config": config,
         "metadata": {} if metadata is None else metadata,
-        "modules": {name: keys for name, keys in weights[1].items()},
+        "modules": module_keys,
     }
-    files = {WEIGHTS: weights[0]}
+    files = {WEIGHTS: weights}
     if optimizers is not None:
         opt_tensors: dict[str, torch.Tensor] = {}
         meta["optimizers"] = {
@@ -109,18 +109,23 @@ def save_checkpoint(
         rng_tensors, meta["rng"] = _rng_states(generators or {}, save_global_rng)
         files[RNG] = rng_tensors
     meta["versions"] = _versions()
-    try:  # fail before touching the disk, naming the offending part
-        json.dumps(meta)
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"cannot save checkpoint {target}: config/metadata not JSON-serializable: {err}")
+    for part in ("config", "metadata", "optimizers"):  # fail before touching the disk, naming the part
+        try:
+            json.dumps(meta.get(part))
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"cannot save checkpoint {target}: {part} is not JSON-serializable: {err}")
+    if not isinstance(config, dict) or not isinstance(meta["metadata"], dict):
+        raise CheckpointError(f"cannot save checkpoint {target}: config and metadata must be dicts")
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp = _sibling(target, "tmp")
+    tmp.mkdir()
     try:
         meta["files"] = {
             name: _write(tmp / name, save_safetensors(tensors, metadata={"format": "pt"}))
             for name, tensors in files.items()
         }
+        meta["rng"] = meta.pop("rng", None)  # the long RNG state lists go last in the file
         _write(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
         _fsync_dir(tmp)
         _swap(tmp, target)
@@ -186,7 +191,7 @@ def _encode(obj: Any, path: str, tensors: dict[str, torch.Tensor], target: Path)
         plain = all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and next(iter(obj)) in _TAGS)
         if plain:
             return {k: _encode(v, f"{path}.{k}", tensors, target) for k, v in obj.items()}
-        return {_ITEMS: [[_encode(k, path, {}, target), _encode(v, f"{path}.{k}", tensors, target)]
+        return {_ITEMS: [[_encode(k, path, tensors, target), _encode(v, f"{path}.{k}", tensors, target)]
                          for k, v in obj.items()]}
     raise CheckpointError(f"cannot save checkpoint {target}: {path} holds a {type(obj).__name__}, not storable")
 
@@ -243,14 +248,18 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _sibling(target: Path, kind: str) -> Path:
+    """A fresh hidden name beside ``target``: ``.<name>.<random>.<kind>``."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}")
+
+
 def _swap(tmp: Path, target: Path) -> None:
     """Put directory ``tmp`` at ``target``; an old ``target`` is renamed aside first and deleted last."""
     if not target.exists():
         os.rename(tmp, target)
         _fsync_dir(target.parent)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    old.rmdir()  # only the unique name is wanted
+    old = _sibling(target, "old")
     os.rename(target, old)
     try:
         os.rename(tmp, target)
@@ -309,6 +318,7 @@ def load_checkpoint(
                     f"checkpoint {path} has no optimizer {name!r}; it has {sorted(meta['optimizers'])}"
                 )
             opt_states[name] = _decode(meta["optimizers"][name], saved, path)
+            _check_optimizer(path, name, optimizers[name], opt_states[name])
     _check_rng(path, meta, generators or {}, restore_global_rng)
     rng = _read_tensors(path, meta, RNG) if (generators or restore_global_rng) else {}
 
@@ -428,9 +438,23 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor], path: Path) -> Any:
     return {k: _decode(v, tensors, path) for k, v in obj.items()}
 
 
+def _check_optimizer(path: Path, name: str, optimizer: torch.optim.Optimizer, state: Any) -> None:
+    """Raise unless ``state`` has as many parameter groups, each as large, as ``optimizer``."""
+    try:
+        saved = [len(group["params"]) for group in state["param_groups"]]
+    except (TypeError, KeyError):
+        raise CheckpointError(f"{path / META} is damaged: optimizer {name!r} has no valid param_groups") from None
+    own = [len(group["params"]) for group in optimizer.param_groups]
+    if saved != own:
+        raise CheckpointError(
+            f"checkpoint {path}: optimizer {name!r} was saved with parameter groups of sizes {saved}, "
+            f"the optimizer given has {own}"
+        )
+
+
 def _check_rng(path: Path, meta: dict, generators: Mapping[str, torch.Generator], restore_global: bool) -> None:
     """Raise unless the checkpoint holds every requested RNG state, for a generator of the same device."""
-    rng = meta.get("rng", {})
+    rng = meta.get("rng") or {}
     if restore_global and "global" not in rng:
         raise CheckpointError(f"checkpoint {path} has no global RNG state (saved with save_global_rng=False)")
     saved = rng.get("generators", {})

@@ -200,6 +200,13 @@ def test_missing_damaged_or_foreign_checkpoint_json(tmp_path):
 def test_missing_directory(tmp_path):
     with pytest.raises(CheckpointError, match=r"checkpoint directory .*nowhere does not exist"):
         load_checkpoint(tmp_path / "nowhere")
+    # a crash between moving the old checkpoint aside and moving the new one in: the error points at it
+    save_checkpoint(tmp_path / "c", modules={}, config={})
+    aside = tmp_path / ".c.0123456789ab.old"
+    (tmp_path / "c").rename(aside)
+    with pytest.raises(CheckpointError, match=r"save was interrupted; the previous checkpoint is at .*\.c\.0123"):
+        load_checkpoint(tmp_path / "c")
+    assert read_checkpoint(aside).step == 0
 
 
 def test_missing_optimizer_state_or_module(tmp_path):
@@ -209,6 +216,24 @@ def test_missing_optimizer_state_or_module(tmp_path):
         load_checkpoint(tmp_path / "c", optimizers={"opt": torch.optim.Adam(model.parameters())})
     with pytest.raises(CheckpointError, match=r"has no module 'encoder'; it has \['net'\]"):
         load_checkpoint(tmp_path / "c", modules={"encoder": model})
+
+
+def test_optimizer_with_other_parameter_groups_is_refused_before_anything_loads(tmp_path):
+    model = make_model(0)
+    save_checkpoint(tmp_path / "c", modules={"net": model}, optimizers={"opt": torch.optim.Adam(model.parameters())},
+                    config={})
+    fresh = make_model(1)
+    before = params(fresh)
+    opt = torch.optim.Adam([{"params": fresh[0].parameters()}, {"params": fresh[3].parameters()}])
+    with pytest.raises(CheckpointError, match=r"optimizer 'opt' was saved with parameter groups of sizes \[6\]"):
+        load_checkpoint(tmp_path / "c", modules={"net": fresh}, optimizers={"opt": opt})
+    assert all(torch.equal(a, b) for a, b in zip(before, params(fresh)))
+
+
+def test_unserializable_config_is_refused_before_writing(tmp_path):
+    with pytest.raises(CheckpointError, match="config is not JSON-serializable"):
+        save_checkpoint(tmp_path / "c", modules={}, config={"lr": torch.tensor(1.0)})
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_wrong_shaped_module_lists_keys_and_stays_untouched(tmp_path):
