@@ -323,7 +323,10 @@ def load_checkpoint(
     rng = _read_tensors(path, meta, RNG) if (generators or restore_global_rng) else {}
 
     for name, module in (modules or {}).items():
-        module.load_state_dict(module_states[name], strict=True)
+        try:
+            module.load_state_dict(module_states[name], strict=True)
+        except RuntimeError as err:  # what the key/shape checks above cannot foresee
+            raise CheckpointError(f"checkpoint {path / WEIGHTS} does not fit module {name!r}: {err}") from None
     for name, optimizer in (optimizers or {}).items():
         try:
             optimizer.load_state_dict(opt_states[name])
