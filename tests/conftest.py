@@ -26,3 +26,14 @@ def device(request) -> torch.device:
     if request.param == "cuda" and not torch.cuda.is_available():
         pytest.skip("CUDA is not available")
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="session")
+def tiny_pendulum(tmp_path_factory):
+    """A tiny synthetic pendulum collection at 32x32 (4 episodes of 24 steps)."""
+    from lawm_env.data.collection import collect
+    from lawm_env.data.sources import make_source
+
+    root = tmp_path_factory.mktemp("data") / "pendulum"
+    collect(make_source("synthetic:pendulum", image_size=32), root, episodes=4, steps=24, seed=0, progress=False)
+    return root

@@ -1,0 +1,1 @@
+"""Training of world models: losses, the training loop, logs and videos."""

@@ -1,0 +1,63 @@
+"""World-model losses on a batch of windows (obs (B, L+1, H, W, 3) uint8, actions (B, L, m), rewards (B, L))."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from lawm_env.model import DELTransition, WorldModel
+from lawm_env.model.vision import frames_to_float
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the loss terms."""
+
+    reconstruction: float = 1.0
+    """Decoded encoder latents against the frames."""
+    prediction: float = 1.0
+    """Decoded open-loop predictions against the true frames."""
+    latent: float = 1.0
+    """Open-loop latents against the (stop-gradient) encoder latents."""
+    reward: float = 1.0
+    """Reward head on encoded and on predicted transitions."""
+    residual: float = 0.1
+    """LaWM: squared DEL residual of the encoded latent triples."""
+    mass: float = 0.01
+    """LaWM: (log det M / d)², which fixes the scale of the mass matrix."""
+
+
+def frames_as_targets(obs: Tensor) -> Tensor:
+    """uint8 frames (..., H, W, 3) as float targets in [0, 1] with the same layout."""
+    return frames_to_float(obs).movedim(-3, -1)
+
+
+def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards: Tensor, horizon: int,
+                       weights: LossWeights = LossWeights()) -> tuple[Tensor, dict[str, float]]:
+    """Total loss and its terms. The open-loop rollout starts from the encoded pair (q_0, q_1) reached under
+    a_0 and applies the true actions a_1 … a_H; it is compared with frames and latents 2 … H+1."""
+    length = actions.shape[1]
+    horizon = max(1, min(horizon, length - 1))
+    targets = frames_as_targets(obs)
+    q = model.encode(obs)
+    terms: dict[str, Tensor] = {"reconstruction": (model.decode(q) - targets).square().mean()}
+    state = model.start(q[:, 0], q[:, 1], actions[:, 0])
+    _, imagined = model.rollout(state, actions[:, 1 : 1 + horizon])
+    terms["prediction"] = (model.decode(imagined.positions) - targets[:, 2 : 2 + horizon]).square().mean()
+    terms["latent"] = (imagined.positions - q[:, 2 : 2 + horizon].detach()).square().mean()
+    encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
+    terms["reward"] = (encoded_rewards - rewards).square().mean() + (imagined.rewards - rewards[:, 1 : 1 + horizon]).square().mean()
+    if isinstance(model.transition, DELTransition):
+        flat = lambda x: x.flatten(0, 1)  # noqa: E731
+        residual = model.transition.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
+        terms["residual"] = residual.square().sum(-1).mean()
+        terms["mass"] = model.transition.log_mass_scale(flat(q)).square().mean()
+    total = sum(getattr(weights, name) * value for name, value in terms.items())
+    report = {name: float(value.detach()) for name, value in terms.items()}
+    report["total"] = float(total.detach())
+    report["horizon"] = horizon
+    report["newton_iterations"] = float(imagined.iterations.float().mean())
+    report["not_converged"] = float((~imagined.converged).float().mean())
+    return total, report

@@ -1,0 +1,210 @@
+"""The world-model training loop: seeded, resumable, logged, optionally distributed (torchrun + DDP)."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from lawm_env.data.dataset import WindowDataset
+from lawm_env.data.storage import read_manifest
+from lawm_env.devices import get_device
+from lawm_env.model import WorldModel, WorldModelConfig
+from lawm_env.training.logs import MetricsLog
+from lawm_env.training.losses import LossWeights, world_model_losses
+from lawm_env.training.video import write_prediction_video
+
+CHECKPOINT_DIR = "checkpoint"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of ``lawm train``."""
+
+    data: str
+    """Collection directory written by ``lawm collect``."""
+    out: str = "runs/lawm"
+    """Run directory: checkpoint/, metrics.csv, tensorboard/, videos/."""
+    transition: Literal["lawm", "mlp"] = "lawm"
+    """'lawm' (forced DEL step) or 'mlp' (the unconstrained baseline with matched parameter count)."""
+    lagrangian: Literal["mechanical", "separable"] = "mechanical"
+    """LaWM Lagrangian: position-dependent mass (implicit) or constant mass (explicit, faster)."""
+    latent_dim: int = 8
+    """Dimension of the generalized coordinates q."""
+    dt: float = 0.1
+    """Latent time step h."""
+    hidden: int = 128
+    """Hidden width of the Lagrangian networks and heads."""
+    depth: int = 2
+    """Hidden layers of those networks."""
+    channels: int = 16
+    """Channels of the first convolution."""
+    steps: int = 2000
+    """Total optimizer steps (a resumed run continues up to this number)."""
+    batch_size: int = 16
+    """Windows per step (per process under torchrun)."""
+    window: int = 16
+    """Steps per training window (window + 1 frames)."""
+    horizon_start: int = 2
+    """Open-loop prediction horizon at step 0."""
+    horizon_end: int = 12
+    """Horizon reached after ``horizon_ramp_steps`` steps."""
+    horizon_ramp_steps: int = 1000
+    """Steps over which the horizon grows linearly (in absolute steps, so extending a run keeps its schedule)."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    grad_clip: float = 100.0
+    """Gradient norm clip."""
+    weights: LossWeights = field(default_factory=LossWeights)
+    """Loss weights."""
+    seed: int = 0
+    """Seed of model initialization and window sampling."""
+    device: str = "auto"
+    """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+    log_every: int = 50
+    """Steps between scalar log rows."""
+    checkpoint_every: int = 500
+    """Steps between checkpoints (one is always written at the end)."""
+    video_every: int = 1000
+    """Steps between open-loop prediction videos (0: none)."""
+    cache_episodes: int = 1024
+    """Episodes kept decoded in memory by the window dataset."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def model_config(self, action_dim: int, image_size: int) -> WorldModelConfig:
+        return WorldModelConfig(action_dim=action_dim, latent_dim=self.latent_dim, transition=self.transition,
+                                lagrangian=self.lagrangian, dt=self.dt, hidden=self.hidden, depth=self.depth,
+                                channels=self.channels, image_size=image_size)
+
+    def resume_identity(self) -> dict:
+        """The options a resumed run must share with the checkpoint (everything that changes the math)."""
+        keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "batch_size",
+                "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
+        identity = {k: getattr(self, k) for k in keys}
+        identity["data"] = str(Path(self.data).resolve())
+        identity["weights"] = asdict(self.weights)
+        return identity
+
+
+def horizon_at(config: TrainConfig, step: int) -> int:
+    """Open-loop horizon of ``step``: linear growth from horizon_start to horizon_end."""
+    frac = min(1.0, step / max(1, config.horizon_ramp_steps))
+    return int(round(config.horizon_start + frac * (config.horizon_end - config.horizon_start)))
+
+
+class _LossModule(nn.Module):
+    """Wraps the world model so that DistributedDataParallel sees the loss computation as ``forward``."""
+
+    def __init__(self, model: WorldModel, weights: LossWeights) -> None:
+        super().__init__()
+        self.model, self.weights = model, weights
+
+    def forward(self, obs: Tensor, actions: Tensor, rewards: Tensor, horizon: int) -> tuple[Tensor, dict[str, float]]:
+        return world_model_losses(self.model, obs, actions, rewards, horizon, self.weights)
+
+
+def _sample(dataset: WindowDataset, batch_size: int, generator: torch.Generator, device: torch.device) -> dict[str, Tensor]:
+    index = torch.randint(len(dataset), (batch_size,), generator=generator)
+    items = [dataset[int(i)] for i in index]
+    return {key: torch.stack([item[key] for item in items]).to(device) for key in ("obs", "actions", "rewards")}
+
+
+def _distributed() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def train(config: TrainConfig) -> dict:
+    """Train (or resume) a world model; returns a summary with the final metrics and timings."""
+    rank, world = _distributed()
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    device = get_device(config.device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", rank % torch.cuda.device_count())
+    out = Path(config.out)
+    manifest = read_manifest(config.data)
+    episodes = sum(len(shard["lengths"]) for shard in manifest["shards"])
+    dataset = WindowDataset(config.data, window=config.window, cache_episodes=config.cache_episodes, with_states=False)
+    sample = dataset[0]
+    model_config = config.model_config(sample["actions"].shape[-1], sample["obs"].shape[-2])
+
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    random.seed(config.seed)
+    model = WorldModel(model_config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sampler = torch.Generator().manual_seed(config.seed * 1000 + rank)
+    step, elapsed = 0, 0.0
+    checkpoint_config = {"model": model_config.to_dict(), "train": config.resume_identity()}
+    if (out / CHECKPOINT_DIR).exists():
+        loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
+                                 generators={"sampler": sampler} if world == 1 else None,
+                                 restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
+        step, elapsed = loaded.step, float(loaded.metadata.get("train_seconds", 0.0))
+        if world > 1:  # each rank's sampler continues from a seed that depends on the step
+            sampler.manual_seed(config.seed * 1000 + rank + 7919 * step)
+    loss_module: nn.Module = _LossModule(model, config.weights)
+    if world > 1:
+        loss_module = nn.parallel.DistributedDataParallel(loss_module, find_unused_parameters=True)
+    log = MetricsLog(out, resume_step=step) if rank == 0 else None
+    video_window = dataset[0] if rank == 0 else None
+    report: dict = {}
+    step_times: list[float] = []
+    bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.transition}")
+    while step < config.steps:
+        start = time.perf_counter()
+        batch = _sample(dataset, config.batch_size, sampler, device)
+        horizon = horizon_at(config, step)
+        total, report = loss_module(batch["obs"], batch["actions"], batch["rewards"], horizon)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        if not torch.isfinite(grad_norm):
+            raise FloatingPointError(f"non-finite gradient at step {step}; losses {report}")
+        optimizer.step()
+        step += 1
+        step_times.append(time.perf_counter() - start)
+        elapsed += step_times[-1]
+        bar.update(1)
+        bar.set_postfix(loss=f"{report['total']:.4f}", H=horizon)
+        if log is not None and (step % config.log_every == 0 or step == config.steps):
+            log.write(step, {**report, "grad_norm": float(grad_norm), "step_seconds": step_times[-1]})
+        if rank == 0 and config.video_every and step % config.video_every == 0:
+            with torch.no_grad():
+                write_prediction_video(model, video_window, out / "videos" / f"open_loop_{step:07d}.mp4", device)
+        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+            metadata = {"data_source": manifest.get("source"), "data_episodes": episodes, "train_seconds": elapsed,
+                        "world_size": world, "metrics": report, "parameters": sum(p.numel() for p in model.parameters())}
+            save_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, config=checkpoint_config, step=step,
+                            optimizers={"optimizer": optimizer}, generators={"sampler": sampler}, metadata=metadata)
+    bar.close()
+    if log is not None:
+        log.close()
+    if world > 1:
+        dist.barrier()
+    return {"rank": rank, "world_size": world, "step": step, "train_seconds": elapsed, "metrics": report,
+            "mean_step_seconds": float(np.mean(step_times)) if step_times else 0.0, "checkpoint": str(out / CHECKPOINT_DIR)}
+
+
+def load_world_model(directory: str | Path, device: str | torch.device = "cpu") -> WorldModel:
+    """A trained world model from a checkpoint directory (``<run>/checkpoint`` or a shipped model)."""
+    info = read_checkpoint(directory)
+    model = WorldModel(WorldModelConfig.from_dict(info.config["model"]))
+    load_checkpoint(directory, modules={"model": model}, map_location=device)
+    return model.to(get_device(device)).eval()

@@ -1,0 +1,86 @@
+"""Training: resume equivalence, checkpoint round trip, bad checkpoints, logs and videos, DDP with two processes."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import imageio.v2 as imageio
+import pytest
+import torch
+
+from lawm_env.checkpoint import CheckpointError
+from lawm_env.training.trainer import TrainConfig, load_world_model, train
+
+
+def _config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(data=str(data), out=str(out), latent_dim=4, hidden=32, channels=8, steps=6, batch_size=4, window=8,
+                horizon_start=2, horizon_end=4, horizon_ramp_steps=4, log_every=1, checkpoint_every=3, video_every=0, progress=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_world_model(run / "checkpoint").state_dict()
+
+
+@pytest.mark.parametrize("transition", ["lawm", "mlp"])
+def test_resumed_training_equals_uninterrupted_training(transition, tiny_pendulum, tmp_path):
+    straight = train(_config(tiny_pendulum, tmp_path / "straight", transition=transition))
+    train(_config(tiny_pendulum, tmp_path / "resumed", transition=transition, steps=3))
+    resumed = train(_config(tiny_pendulum, tmp_path / "resumed", transition=transition, steps=6))
+    assert straight["step"] == resumed["step"] == 6
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    rows = list(csv.DictReader((tmp_path / "resumed" / "metrics.csv").open()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # no step logged twice across the resume
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tiny_pendulum, tmp_path):
+    config = _config(tiny_pendulum, tmp_path / "run", steps=2, video_every=2)
+    train(config)
+    first, second = load_world_model(tmp_path / "run" / "checkpoint"), load_world_model(tmp_path / "run" / "checkpoint")
+    frames = torch.randint(0, 256, (2, 2, 32, 32, 3), dtype=torch.uint8)
+    with torch.no_grad():
+        outputs = []
+        for model in (first, second):
+            q = model.encode(frames)
+            _, imagined = model.rollout(model.start(q[:, 0], q[:, 1], torch.zeros(2, 0)), torch.zeros(2, 5, 0))
+            outputs.append((q, model.decode(imagined.positions), imagined.rewards))
+    assert all(torch.equal(x, y) for x, y in zip(*outputs))
+    video = imageio.mimread(tmp_path / "run" / "videos" / "open_loop_0000002.mp4")
+    assert len(video) == 9 and video[0].shape == (32, 64, 3)  # window + 1 frames, true | predicted
+
+
+def test_bad_checkpoints_give_clear_errors(tiny_pendulum, tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_world_model(tmp_path / "nowhere")
+    run = tmp_path / "run"
+    train(_config(tiny_pendulum, run, steps=1))
+    with pytest.raises(CheckpointError, match="latent_dim"):
+        train(_config(tiny_pendulum, run, steps=2, latent_dim=6))
+    weights = run / "checkpoint" / "weights.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-16] + b"\0" * 16)
+    with pytest.raises(CheckpointError, match="weights.safetensors"):
+        load_world_model(run / "checkpoint")
+
+
+def test_distributed_training_with_two_processes(tiny_pendulum, tmp_path):
+    run = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lawm_env.cli",
+               "train", "--data", str(tiny_pendulum), "--out", str(run), "--latent-dim", "4", "--hidden", "32",
+               "--channels", "8", "--steps", "3", "--batch-size", "2", "--window", "8", "--horizon-end", "4",
+               "--video-every", "0", "--no-progress"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    info = load_world_model(run / "checkpoint")
+    from lawm_env.checkpoint import read_checkpoint
+
+    checkpoint = read_checkpoint(run / "checkpoint")
+    assert checkpoint.step == 3 and checkpoint.metadata["world_size"] == 2
+    assert '"world_size": 2' in done.stdout
