@@ -1,17 +1,23 @@
-"""Benchmarks: one batched LaWM step against an equal-size MLP step, ratios measured side by side."""
+"""Benchmarks, each printing ratios measured side by side in one run: one batched LaWM step against an
+equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
+parameter-matched baseline (``--suite train``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
 from lawm_env.bench.mechanics import benchmark_step, format_step_table
+from lawm_env.bench.training import benchmark_training, format_training_table
 from lawm_env.devices import get_device
 
 
 @dataclass(frozen=True)
 class Config:
+    suite: Literal["mechanics", "train", "all"] = "mechanics"
+    """Which benchmarks to run."""
     batch: int = 4096
     """Number of latent states stepped together."""
     dim: int = 16
@@ -32,14 +38,24 @@ class Config:
     """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
     threads: int = 0
     """CPU threads for torch (0: torch's default)."""
+    train_batch: int = 16
+    """Training suite: windows per batch."""
+    train_window: int = 16
+    """Training suite: steps per window (the open-loop horizon is window - 1)."""
 
 
 def run(config: Config) -> None:
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     device = get_device(config.device)
-    print(f"LaWM step benchmark: batch {config.batch}, d={config.dim}, m={config.action_dim}, width {config.hidden}, "
-          f"depth {config.depth}, h={config.dt}, tol {config.tol:g}, device {device}, {torch.get_num_threads()} threads")
-    results = benchmark_step(config.batch, config.dim, config.action_dim, config.hidden, config.depth, config.dt,
-                             config.tol, config.repeats, device)
-    print(format_step_table(results))
+    if config.suite in ("mechanics", "all"):
+        print(f"LaWM step benchmark: batch {config.batch}, d={config.dim}, m={config.action_dim}, width {config.hidden}, "
+              f"depth {config.depth}, h={config.dt}, tol {config.tol:g}, device {device}, {torch.get_num_threads()} threads")
+        results = benchmark_step(config.batch, config.dim, config.action_dim, config.hidden, config.depth, config.dt,
+                                 config.tol, config.repeats, device)
+        print(format_step_table(results))
+    if config.suite in ("train", "all"):
+        print(f"\nWorld-model training step: batch {config.train_batch} windows of {config.train_window} steps, 64x64 frames, "
+              f"d=8, device {device}, {torch.get_num_threads()} threads")
+        print(format_training_table(benchmark_training(config.train_batch, config.train_window, device=device,
+                                                       repeats=max(2, config.repeats // 6))))
