@@ -208,3 +208,11 @@ def load_world_model(directory: str | Path, device: str | torch.device = "cpu") 
     model = WorldModel(WorldModelConfig.from_dict(info.config["model"]))
     load_checkpoint(directory, modules={"model": model}, map_location=device)
     return model.to(get_device(device)).eval()
+
+
+def export_world_model(checkpoint: str | Path, destination: str | Path, metadata: dict | None = None) -> Path:
+    """Copy a trained model's weights, config and provenance (no optimizer or RNG state) to ``destination``."""
+    info = read_checkpoint(checkpoint)
+    model = load_world_model(checkpoint)
+    return save_checkpoint(destination, modules={"model": model}, config={"model": info.config["model"]}, step=info.step,
+                           metadata={**info.metadata, **(metadata or {})}, save_global_rng=False)
