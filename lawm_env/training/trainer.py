@@ -135,8 +135,9 @@ def train(config: TrainConfig) -> dict:
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     device = get_device(config.device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", rank % torch.cuda.device_count())
+    if device.type == "cuda" and world > 1:  # one process per GPU of each node
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
+        torch.cuda.set_device(device)
     out = Path(config.out)
     manifest = read_manifest(config.data)
     episodes = sum(len(shard["lengths"]) for shard in manifest["shards"])
