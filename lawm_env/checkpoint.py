@@ -34,6 +34,8 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
+from lawm_env.fileio import fsync_dir
+
 FORMAT = "lawm-checkpoint"
 VERSION = 1
 META = "checkpoint.json"
@@ -127,7 +129,7 @@ def save_checkpoint(
         }
         meta["rng"] = meta.pop("rng", None)  # the long RNG state lists go last in the file
         _write(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         _swap(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -237,17 +239,6 @@ def _write(path: Path, data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sibling(target: Path, kind: str) -> Path:
     """A fresh hidden name beside ``target``: ``.<name>.<random>.<kind>``."""
     return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}")
@@ -257,7 +248,7 @@ def _swap(tmp: Path, target: Path) -> None:
     """Put directory ``tmp`` at ``target``; an old ``target`` is renamed aside first and deleted last."""
     if not target.exists():
         os.rename(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return
     old = _sibling(target, "old")
     os.rename(target, old)
@@ -266,7 +257,7 @@ def _swap(tmp: Path, target: Path) -> None:
     except BaseException:
         os.rename(old, target)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     shutil.rmtree(old, ignore_errors=True)
 
 

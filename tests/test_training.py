@@ -6,7 +6,6 @@ import csv
 import os
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -78,7 +77,7 @@ def test_distributed_training_with_two_processes(tiny_pendulum, tmp_path):
                "--video-every", "0", "--no-progress"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    info = load_world_model(run / "checkpoint")
+    load_world_model(run / "checkpoint")
     from lawm_env.checkpoint import read_checkpoint
 
     checkpoint = read_checkpoint(run / "checkpoint")

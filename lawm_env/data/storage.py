@@ -7,10 +7,7 @@ Every write goes to a temporary file in the same directory, is fsynced, then ren
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -18,6 +15,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from lawm_env.data.episode import Episode
+from lawm_env.fileio import atomic_write, sha256_file
 
 FORMAT = "lawm-episodes"
 VERSION = 1
@@ -32,42 +30,6 @@ class ShardError(RuntimeError):
 def shard_name(index: int) -> str:
     """File name of shard ``index``."""
     return f"shard_{index:05d}.npz"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # some platforms cannot open directories
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def episode_arrays(episode: Episode, j: int) -> dict[str, np.ndarray]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 from pathlib import Path
+
+from lawm_env.fileio import atomic_write
 
 
 class MetricsLog:
@@ -25,12 +27,11 @@ class MetricsLog:
                 reader = csv.DictReader(f)
                 self.fields = reader.fieldnames
                 kept = [row for row in reader if int(row["step"]) <= resume_step]
-            tmp = self.path.with_suffix(".csv.tmp")
-            with tmp.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=self.fields)
-                writer.writeheader()
-                writer.writerows(kept)
-            os.replace(tmp, self.path)
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=self.fields)
+            writer.writeheader()
+            writer.writerows(kept)
+            atomic_write(self.path, lambda f: f.write(text.getvalue().encode()))
         self.tensorboard = SummaryWriter(str(Path(run_dir) / "tensorboard"), purge_step=resume_step + 1 if resume_step else None)
 
     def write(self, step: int, metrics: dict[str, float]) -> None:
