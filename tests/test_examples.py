@@ -13,7 +13,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS: dict[str, list[str]] = {
     "pendulum_energy.py": ["--steps", "300", "--out", "{tmp}/pendulum_energy.png"],
+    "open_loop_psnr.py": ["--data", "{data}", "--runs", "{tmp}/run/checkpoint", "--horizons", "1", "3", "--windows", "4"],
 }
+
+
+def _prepare(name: str, tmp_path: Path, data: Path) -> None:
+    """Artifacts an example needs: a tiny trained run for the evaluation scripts."""
+    if name == "open_loop_psnr.py":
+        from lawm_env.training.trainer import TrainConfig, train
+
+        train(TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, window=6, latent_dim=4,
+                          hidden=16, channels=8, video_every=0, progress=False))
 
 
 def test_every_example_has_a_tiny_budget():
@@ -21,8 +31,9 @@ def test_every_example_has_a_tiny_budget():
 
 
 @pytest.mark.parametrize("name", sorted(TINY_ARGS))
-def test_example_runs(name, tmp_path):
-    args = [a.format(tmp=tmp_path) for a in TINY_ARGS[name]]
+def test_example_runs(name, tmp_path, tiny_pendulum):
+    _prepare(name, tmp_path, tiny_pendulum)
+    args = [a.format(tmp=tmp_path, data=tiny_pendulum) for a in TINY_ARGS[name]]
     env = {**os.environ, "MPLBACKEND": "Agg"}
     done = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
