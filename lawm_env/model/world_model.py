@@ -43,8 +43,9 @@ class WorldModelConfig:
     """Channels of the first convolution (doubling at each level)."""
     image_size: int = 64
     """Square frame size (4·2^k)."""
-    tol: float = 1e-5
-    """Absolute Newton tolerance of the DEL solve."""
+    tol: float = 1e-4
+    """Absolute Newton tolerance of the DEL solve (learned Lagrangians in float32 have a round-off floor
+    near 1e-5, measured; 1e-4 is above it)."""
     rtol: float = 1e-5
     """Relative Newton tolerance (times the momentum norm): learned latents may have any scale."""
     max_iter: int = 10

@@ -49,6 +49,8 @@ class TrainConfig:
     """Hidden layers of those networks."""
     channels: int = 16
     """Channels of the first convolution."""
+    solver_tol: float = 1e-4
+    """Absolute Newton tolerance of the DEL solve."""
     steps: int = 2000
     """Total optimizer steps (a resumed run continues up to this number)."""
     batch_size: int = 16
@@ -87,11 +89,11 @@ class TrainConfig:
     def model_config(self, action_dim: int, image_size: int) -> WorldModelConfig:
         return WorldModelConfig(action_dim=action_dim, latent_dim=self.latent_dim, transition=self.transition,
                                 lagrangian=self.lagrangian, dt=self.dt, hidden=self.hidden, depth=self.depth,
-                                channels=self.channels, image_size=image_size)
+                                channels=self.channels, image_size=image_size, tol=self.solver_tol)
 
     def resume_identity(self) -> dict:
         """The options a resumed run must share with the checkpoint (everything that changes the math)."""
-        keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "batch_size",
+        keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "solver_tol", "batch_size",
                 "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
         identity = {k: getattr(self, k) for k in keys}
         identity["data"] = str(Path(self.data).resolve())
