@@ -37,3 +37,30 @@ def tiny_pendulum(tmp_path_factory):
     root = tmp_path_factory.mktemp("data") / "pendulum"
     collect(make_source("synthetic:pendulum", image_size=32), root, episodes=4, steps=24, seed=0, progress=False)
     return root
+
+
+def make_tiny_checkpoint(directory, image_size: int = 32, transition: str = "lawm", episode_steps: int = 10, seed: int = 0):
+    """An untrained tiny world model saved as a checkpoint with stored initial states (for env tests)."""
+    from lawm_env.checkpoint import save_checkpoint
+    from lawm_env.envs.initial_states import STATES_FILE, LatentPairs, save_states
+    from lawm_env.model import WorldModel, WorldModelConfig
+
+    torch.manual_seed(seed)
+    model = WorldModel(WorldModelConfig(action_dim=1, latent_dim=4, image_size=image_size, hidden=32, channels=8, transition=transition))
+    save_checkpoint(directory, modules={"model": model}, config={"model": model.config.to_dict()},
+                    metadata={"data_source": "dmc:cartpole-swingup", "episode_steps": episode_steps}, save_global_rng=False)
+    g = torch.Generator().manual_seed(seed + 1)
+    q_prev = torch.randn(16, 4, generator=g) * 0.1
+    save_states(directory / STATES_FILE, LatentPairs(q_prev, q_prev + 0.01 * torch.randn(16, 4, generator=g), torch.zeros(16, 1)))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint64(tmp_path_factory):
+    """Like ``tiny_checkpoint`` at the real 64x64 frame size (what SB3's CnnPolicy and dm-control use)."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny64", image_size=64)

@@ -18,6 +18,8 @@ from lawm_env.mechanics import (
     DiscreteForcing,
     MechanicalLagrangian,
     SeparableLagrangian,
+    discrete_momentum,
+    energy,
 )
 from lawm_env.networks import mlp
 
@@ -75,6 +77,14 @@ class DELTransition(nn.Module):
         f_prev, f = self.forcing(q_prev, q, u_prev), self.forcing(q, q_next, u)
         return part_prev.d2 + f_prev.plus + part.d1 + f.minus
 
+    def energy(self, state: TransitionState) -> Tensor:
+        """Latent energy ½ pᵀM(q)⁻¹p + V(q) at the state's current configuration, per sample."""
+        inner = state.inner
+        p = inner.momentum
+        if p is None:
+            p = discrete_momentum(self.lagrangian, inner.q_prev, inner.q, self.forcing, inner.u_prev)
+        return energy(self.lagrangian, inner.q, p)
+
     def log_mass_scale(self, q: Tensor) -> Tensor:
         """(1/d)·log det M(q) per sample: zero when the mass has unit scale."""
         if isinstance(self.lagrangian, MechanicalLagrangian):
@@ -95,6 +105,23 @@ class MLPTransition(nn.Module):
     def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
         q_next = state.q + self.net(torch.cat([state.q_prev, state.q, u], -1))
         return TransitionState(state.q, q_next), _no_solver_info(q_next)
+
+
+def merge_states(mask: Tensor, new: TransitionState, old: TransitionState) -> TransitionState:
+    """Rows ``mask`` from ``new``, the others from ``old`` (both of the full batch), for partial resets."""
+    def pick(a, b):
+        if a is None and b is None:
+            return None
+        if isinstance(a, Tensor) or isinstance(b, Tensor):
+            a = torch.zeros_like(b) if a is None else a
+            b = torch.zeros_like(a) if b is None else b
+            return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
+        return a.merged(b, ~mask)  # Newton matrices: rows of ``b`` where not reset
+
+    inner = None
+    if new.inner is not None:
+        inner = DELState(*(pick(a, b) for a, b in zip(new.inner, old.inner)))
+    return TransitionState(pick(new.q_prev, old.q_prev), pick(new.q, old.q), inner)
 
 
 def parameter_count(module: nn.Module) -> int:

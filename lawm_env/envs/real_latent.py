@@ -1,0 +1,61 @@
+"""Run a policy trained in LaWM-v0 (obs_type="latent") in the real pixel task: frames are encoded to the same
+latent observation (q_k, (q_k - q_{k-1})/h)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from lawm_env.devices import get_device
+from lawm_env.envs.lawm_env import load_model, observation_space, resolve_checkpoint
+
+
+class LatentObservation(gym.Wrapper):
+    """Wraps a pixel env (uint8 (H, W, 3) frames, [-1, 1] actions) with a world model's encoder.
+
+    ``reset`` takes one zero-action step so that the first observation has a velocity, exactly as LaWM-v0's
+    initial states are made from the real task.
+    """
+
+    def __init__(self, env: gym.Env, checkpoint: str | Path | None = None, device: str = "auto") -> None:
+        super().__init__(env)
+        self.model, _ = load_model(resolve_checkpoint(checkpoint), get_device(device))
+        self.device = next(self.model.parameters()).device
+        self.observation_space = observation_space(self.model, "latent")
+        self._q_prev: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def _encode(self, frame: np.ndarray) -> torch.Tensor:
+        return self.model.encode(torch.as_tensor(np.ascontiguousarray(frame))[None].to(self.device))[0]
+
+    def _observation(self, q: torch.Tensor) -> np.ndarray:
+        velocity = (q - self._q_prev) / self.model.config.dt
+        self._q_prev = q
+        return torch.cat([q, velocity]).float().cpu().numpy()
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        frame, info = self.env.reset(seed=seed, options=options)
+        self._q_prev = self._encode(frame)
+        frame, _, _, _, info = self.env.step(np.zeros(self.env.action_space.shape, dtype=np.float32))
+        return self._observation(self._encode(frame)), info
+
+    def step(self, action):
+        frame, reward, terminated, truncated, info = self.env.step(action)
+        return self._observation(self._encode(frame)), reward, terminated, truncated, info
+
+
+def make_real_latent_env(checkpoint: str | Path | None = None, task: str | None = None, device: str = "auto") -> LatentObservation:
+    """The real dm-control pixel task of a model (its training data's task) with latent observations."""
+    from lawm_env.checkpoint import read_checkpoint
+    from lawm_env.data.dmc import make_pixel_env
+
+    path = resolve_checkpoint(checkpoint)
+    source = str(read_checkpoint(path).metadata.get("data_source", ""))
+    if task is None:
+        if not source.startswith("dmc:"):
+            raise ValueError(f"this model was trained on {source or 'unknown data'}, not a dm-control task: pass task=...")
+        task = source.split(":", 1)[1]
+    return LatentObservation(make_pixel_env(task, 64), path, device)
