@@ -1,6 +1,7 @@
 """Benchmarks, each printing ratios measured side by side in one run: one batched LaWM step against an
 equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
-parameter-matched baseline (``--suite train``)."""
+parameter-matched baseline (``--suite train``), and env-steps per second of the real dm-control pixel env,
+LaWM-v0 and its vector env (``--suite env``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Literal
 
 import torch
 
+from lawm_env.bench.env import benchmark_env, format_env_table
 from lawm_env.bench.mechanics import benchmark_step, format_step_table
 from lawm_env.bench.training import benchmark_training, format_training_table
 from lawm_env.devices import get_device
@@ -16,7 +18,7 @@ from lawm_env.devices import get_device
 
 @dataclass(frozen=True)
 class Config:
-    suite: Literal["mechanics", "train", "all"] = "mechanics"
+    suite: Literal["mechanics", "train", "env", "all"] = "mechanics"
     """Which benchmarks to run."""
     batch: int = 4096
     """Number of latent states stepped together."""
@@ -42,6 +44,10 @@ class Config:
     """Training suite: windows per batch."""
     train_window: int = 16
     """Training suite: steps per window (the open-loop horizon is window - 1)."""
+    checkpoint: str | None = None
+    """Env suite: the world model to step (default: the embedded default model)."""
+    env_seconds: float = 3.0
+    """Env suite: seconds measured per entry."""
 
 
 def run(config: Config) -> None:
@@ -59,3 +65,6 @@ def run(config: Config) -> None:
               f"d=8, device {device}, {torch.get_num_threads()} threads")
         print(format_training_table(benchmark_training(config.train_batch, config.train_window, device=device,
                                                        repeats=max(2, config.repeats // 6))))
+    if config.suite in ("env", "all"):
+        print(f"\nEnvironment throughput: device {device}, {torch.get_num_threads()} threads")
+        print(format_env_table(benchmark_env(config.checkpoint, seconds=config.env_seconds, device=str(device))))
