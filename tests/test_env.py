@@ -167,3 +167,19 @@ def test_real_env_latent_wrapper_matches_the_encoder(tiny_checkpoint64):
     finally:
         env.close()
         raw.close()
+
+
+def test_export_for_the_env_stores_episode_length_and_real_initial_states(tiny_checkpoint64, tmp_path):
+    from lawm_env.checkpoint import read_checkpoint
+    from lawm_env.cli import main
+    from lawm_env.envs.initial_states import STATES_FILE, StoredStates
+
+    out = tmp_path / "exported"
+    main(["export", "--checkpoint", str(tiny_checkpoint64), "--out", str(out), "--initial-states", "4"])
+    info = read_checkpoint(out)
+    assert info.metadata["episode_steps"] == 125 and not (out / "optimizer.safetensors").exists()
+    states = StoredStates(out / STATES_FILE, torch.device("cpu"))
+    assert states.pairs.q.shape == (4, 4) and not torch.equal(states.pairs.q[0], states.pairs.q[1])
+    env = gym.make("LaWM-v0", checkpoint=str(out), obs_type="latent")
+    obs, _ = env.reset(seed=0)
+    assert any(np.allclose(obs[:4], q.numpy(), atol=1e-6) for q in states.pairs.q)
