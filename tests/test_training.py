@@ -83,3 +83,26 @@ def test_distributed_training_with_two_processes(tiny_pendulum, tmp_path):
     checkpoint = read_checkpoint(run / "checkpoint")
     assert checkpoint.step == 3 and checkpoint.metadata["world_size"] == 2
     assert '"world_size": 2' in done.stdout
+
+
+def test_single_non_finite_updates_are_skipped_and_persistent_ones_stop(tiny_pendulum, tmp_path, monkeypatch):
+    import lawm_env.training.trainer as trainer
+    from lawm_env.training.losses import world_model_losses
+
+    calls = {"n": 0}
+
+    def sometimes_nan(model, obs, actions, rewards, horizon, weights):
+        total, report = world_model_losses(model, obs, actions, rewards, horizon, weights)
+        calls["n"] += 1
+        return (total * float("nan") if calls["n"] == 2 else total), report
+
+    monkeypatch.setattr(trainer, "world_model_losses", sometimes_nan)
+    summary = train(_config(tiny_pendulum, tmp_path / "one", steps=4))
+    assert summary["step"] == 4
+    rows = list(csv.DictReader((tmp_path / "one" / "metrics.csv").open()))
+    assert rows[-1]["skipped_updates"] == "1"
+    assert all(torch.isfinite(v).all() for v in _weights(tmp_path / "one").values())
+
+    monkeypatch.setattr(trainer, "world_model_losses", lambda *a: (lambda t, r: (t * float("nan"), r))(*world_model_losses(*a)))
+    with pytest.raises(FloatingPointError, match="10 non-finite gradients in a row"):
+        train(_config(tiny_pendulum, tmp_path / "always", steps=20))

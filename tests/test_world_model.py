@@ -78,3 +78,17 @@ def test_tiny_model_overfits_tiny_synthetic_data(transition, tiny_pendulum):
     # the stated factor: reconstruction and open-loop prediction errors fall at least 4x
     assert losses[-1]["reconstruction"] < losses[0]["reconstruction"] / 4
     assert losses[-1]["prediction"] < losses[0]["prediction"] / 4
+
+
+def test_open_loop_terms_leave_out_steps_after_a_non_converged_solve():
+    torch.manual_seed(1)
+    model = WorldModel(_config("lawm", max_iter=0, tol=1e-12))  # no Newton iteration: nothing converges
+    frames = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
+    actions, rewards = torch.rand(2, 5, 2) * 2 - 1, torch.rand(2, 5)
+    total, report = world_model_losses(model, frames, actions, rewards, horizon=3)
+    assert report["masked_steps"] == 1.0 and report["prediction"] == 0.0 and report["latent"] == 0.0
+    total.backward()  # the rest of the loss still trains
+    assert model.encoder.head.weight.grad.abs().sum() > 0
+    converging = WorldModel(_config("lawm"))
+    _, report = world_model_losses(converging, frames, actions, rewards, horizon=3)
+    assert report["masked_steps"] == 0.0 and report["prediction"] > 0

@@ -42,10 +42,16 @@ def _per_frame(error: Tensor) -> Tensor:
     return error.square().sum(dim=(-3, -2, -1)).mean()
 
 
+def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
+    """Mean of ``values`` over the entries with weight 1 (zero, with a graph, when there are none)."""
+    return (values * weights).sum() / weights.sum().clamp(min=1.0)
+
+
 def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards: Tensor, horizon: int,
                        weights: LossWeights = LossWeights()) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its terms. The open-loop rollout starts from the encoded pair (q_0, q_1) reached under
-    a_0 and applies the true actions a_1 … a_H; it is compared with frames and latents 2 … H+1."""
+    a_0 and applies the true actions a_1 … a_H; it is compared with frames and latents 2 … H+1. Imagined
+    steps from the first non-converged DEL solve on are left out of the open-loop terms."""
     length = actions.shape[1]
     horizon = max(1, min(horizon, length - 1))
     targets = frames_as_targets(obs)
@@ -53,10 +59,14 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     terms: dict[str, Tensor] = {"reconstruction": _per_frame(model.decode(q) - targets)}
     state = model.start(q[:, 0], q[:, 1], actions[:, 0])
     _, imagined = model.rollout(state, actions[:, 1 : 1 + horizon])
-    terms["prediction"] = _per_frame(model.decode(imagined.positions) - targets[:, 2 : 2 + horizon])
-    terms["latent"] = (imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1).mean()
+    # A step whose DEL solve did not converge has no valid implicit gradient, nor do the steps after it.
+    valid = imagined.converged.long().cumprod(1).to(q.dtype)
+    frame_errors = (model.decode(imagined.positions) - targets[:, 2 : 2 + horizon]).square().sum(dim=(-3, -2, -1))
+    terms["prediction"] = _masked_mean(frame_errors, valid)
+    terms["latent"] = _masked_mean((imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1), valid)
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
-    terms["reward"] = (encoded_rewards - rewards).square().mean() + (imagined.rewards - rewards[:, 1 : 1 + horizon]).square().mean()
+    imagined_rewards = _masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
+    terms["reward"] = (encoded_rewards - rewards).square().mean() + imagined_rewards
     if isinstance(model.transition, DELTransition):
         flat = lambda x: x.flatten(0, 1)  # noqa: E731
         residual = model.transition.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
@@ -68,4 +78,5 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     report["horizon"] = horizon
     report["newton_iterations"] = float(imagined.iterations.float().mean())
     report["not_converged"] = float((~imagined.converged).float().mean())
+    report["masked_steps"] = float(1.0 - valid.mean())
     return total, report

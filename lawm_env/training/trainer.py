@@ -25,6 +25,8 @@ from lawm_env.training.losses import LossWeights, world_model_losses
 from lawm_env.training.video import write_prediction_video
 
 CHECKPOINT_DIR = "checkpoint"
+MAX_SKIPPED_UPDATES = 10
+"""Consecutive non-finite gradients after which training stops (single ones are skipped)."""
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,7 @@ def train(config: TrainConfig) -> dict:
     video_window = dataset[0] if rank == 0 else None
     report: dict = {}
     step_times: list[float] = []
+    skipped = skipped_total = 0
     bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.transition}")
     while step < config.steps:
         start = time.perf_counter()
@@ -178,16 +181,21 @@ def train(config: TrainConfig) -> dict:
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        if not torch.isfinite(grad_norm):
-            raise FloatingPointError(f"non-finite gradient at step {step}; losses {report}")
-        optimizer.step()
+        if torch.isfinite(grad_norm):
+            optimizer.step()
+            skipped = 0
+        else:  # one bad batch must not end a long run; a persistent one must
+            skipped += 1
+            skipped_total += 1
+            if skipped >= MAX_SKIPPED_UPDATES:
+                raise FloatingPointError(f"{skipped} non-finite gradients in a row at step {step}; losses {report}")
         step += 1
         step_times.append(time.perf_counter() - start)
         elapsed += step_times[-1]
         bar.update(1)
         bar.set_postfix(loss=f"{report['total']:.4f}", H=horizon)
         if log is not None and (step % config.log_every == 0 or step == config.steps):
-            log.write(step, {**report, "grad_norm": float(grad_norm), "step_seconds": step_times[-1]})
+            log.write(step, {**report, "grad_norm": float(grad_norm), "skipped_updates": skipped_total, "step_seconds": step_times[-1]})
         if rank == 0 and config.video_every and step % config.video_every == 0:
             with torch.no_grad():
                 write_prediction_video(model, video_window, out / "videos" / f"open_loop_{step:07d}.mp4", device)
