@@ -44,9 +44,8 @@ class LaWMVecEnv(VecEnv):
             for i in rows:
                 infos[i]["terminal_observation"] = obs[i].copy()
                 infos[i]["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
-            venv.sim.reset(_mask(dones), None, venv._sample(rows))  # same-step reset, as SB3 expects
-            venv._autoreset[:] = False
-            obs = venv.sim.observe().cpu().numpy()
+            venv.restart(dones)  # same-step reset, as SB3 expects
+            obs = venv.observations()
         return obs, rewards.astype(np.float32), dones, infos
 
     def close(self) -> None:
@@ -68,9 +67,3 @@ class LaWMVecEnv(VecEnv):
         if indices is None:
             return list(range(self.num_envs))
         return [indices] if isinstance(indices, int) else list(indices)
-
-
-def _mask(rows: np.ndarray):
-    import torch
-
-    return torch.from_numpy(rows)

@@ -36,12 +36,16 @@ class LatentSimulator:
         self.steps = torch.zeros(num_envs, dtype=torch.long)
 
     @torch.no_grad()
-    def reset(self, mask: Tensor, generator: torch.Generator, pairs: LatentPairs | None = None) -> None:
-        """Start new episodes in the rows ``mask`` (bool, (N,)) from ``pairs`` or sampled initial states."""
+    def reset(self, mask: Tensor, generator: torch.Generator | None = None, pairs: LatentPairs | None = None) -> None:
+        """Start new episodes in the rows ``mask`` (bool, (N,)) from ``pairs``, or from initial states sampled
+        with ``generator`` when no pairs are given."""
         count = int(mask.sum())
         if count == 0:
             return
-        pairs = self.initial_states.sample(count, generator) if pairs is None else pairs
+        if pairs is None:
+            if generator is None:
+                raise ValueError("reset needs initial pairs or a generator to sample them")
+            pairs = self.initial_states.sample(count, generator)
         rows = mask.to(self.device)
         if self.state is None:
             if count != self.num_envs:

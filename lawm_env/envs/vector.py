@@ -75,10 +75,22 @@ class LaWMVectorEnv(gym.vector.VectorEnv):
             pairs = encode_pair(self.model, frames.expand(self.num_envs, *frames.shape[1:]), actions.expand(self.num_envs, -1))
         else:
             pairs = self._sample(rows)
-        self.sim.reset(torch.ones(self.num_envs, dtype=torch.bool), torch.Generator(), pairs)
+        self.sim.reset(torch.ones(self.num_envs, dtype=torch.bool), pairs=pairs)
         self._autoreset[:] = False
         self._started = True
-        return to_numpy(self.sim.observe()), {}
+        return self.observations(), {}
+
+    def restart(self, mask: np.ndarray) -> None:
+        """Start new episodes now in the sub-environments ``mask`` (bool, (N,)), drawing their initial states
+        as single envs reset without a seed would."""
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            self.sim.reset(torch.from_numpy(np.asarray(mask, dtype=bool)), pairs=self._sample(rows))
+            self._autoreset[rows] = False
+
+    def observations(self) -> np.ndarray:
+        """The current observations of all sub-environments."""
+        return to_numpy(self.sim.observe())
 
     def step(self, actions):
         if not self._started:
@@ -88,15 +100,14 @@ class LaWMVectorEnv(gym.vector.VectorEnv):
         rewards, truncated = to_numpy(rewards).astype(np.float64), to_numpy(truncated)
         resetting = self._autoreset.copy()
         if resetting.any():
-            rows = np.flatnonzero(resetting)
-            self.sim.reset(torch.from_numpy(resetting), torch.Generator(), self._sample(rows))
+            self.restart(resetting)
             rewards[resetting], truncated[resetting] = 0.0, False
         infos: dict = {}
         for name, value in extras.items():
             infos[name], infos[f"_{name}"] = to_numpy(value), ~resetting
         terminated = np.zeros(self.num_envs, dtype=bool)
         self._autoreset = terminated | truncated
-        return to_numpy(self.sim.observe()), rewards, terminated, truncated, infos
+        return self.observations(), rewards, terminated, truncated, infos
 
     def render(self):
         if self.render_mode != "rgb_array" or self.sim.state is None:

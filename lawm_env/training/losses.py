@@ -37,9 +37,9 @@ def frames_as_targets(obs: Tensor) -> Tensor:
     return frames_to_float(obs).movedim(-3, -1)
 
 
-def _per_frame(error: Tensor) -> Tensor:
-    """Squared error summed over each frame (..., H, W, 3), averaged over the leading dimensions."""
-    return error.square().sum(dim=(-3, -2, -1)).mean()
+def _frame_errors(error: Tensor) -> Tensor:
+    """Squared error summed over each frame (..., H, W, 3), one value per frame."""
+    return error.square().sum(dim=(-3, -2, -1))
 
 
 def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
@@ -56,12 +56,12 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     horizon = max(1, min(horizon, length - 1))
     targets = frames_as_targets(obs)
     q = model.encode(obs)
-    terms: dict[str, Tensor] = {"reconstruction": _per_frame(model.decode(q) - targets)}
+    terms: dict[str, Tensor] = {"reconstruction": _frame_errors(model.decode(q) - targets).mean()}
     state = model.start(q[:, 0], q[:, 1], actions[:, 0])
     _, imagined = model.rollout(state, actions[:, 1 : 1 + horizon])
     # A step whose DEL solve did not converge has no valid implicit gradient, nor do the steps after it.
     valid = imagined.converged.long().cumprod(1).to(q.dtype)
-    frame_errors = (model.decode(imagined.positions) - targets[:, 2 : 2 + horizon]).square().sum(dim=(-3, -2, -1))
+    frame_errors = _frame_errors(model.decode(imagined.positions) - targets[:, 2 : 2 + horizon])
     terms["prediction"] = _masked_mean(frame_errors, valid)
     terms["latent"] = _masked_mean((imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1), valid)
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
