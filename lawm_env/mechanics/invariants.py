@@ -44,6 +44,6 @@ def energy(lagrangian: DiscreteLagrangian, q: Tensor, p: Tensor) -> Tensor:
         )
     lead = q.shape[:-1]
     qf, pf = _flat(q), _flat(p)
-    mass = lagrangian.mass(qf)
+    mass, potential = lagrangian.mass_and_potential(qf)
     velocity = torch.linalg.solve(mass.expand(qf.shape[0], *mass.shape[-2:]), pf.unsqueeze(-1)).squeeze(-1)
-    return (0.5 * (pf * velocity).sum(-1) + lagrangian.potential(qf)).reshape(lead)
+    return (0.5 * (pf * velocity).sum(-1) + potential).reshape(lead)

@@ -64,6 +64,10 @@ class DiscreteLagrangian(nn.Module):
             raise ValueError(f"the time step dt must be positive, got {dt}")
         self.dt = float(dt)
 
+    def mass_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """M(q) and V(q) for Lagrangians that define ``mass`` and ``potential`` (one pass where they share one)."""
+        return self.mass(q), self.potential(q)  # type: ignore[attr-defined]
+
     def partials(self, q0: Tensor, q1: Tensor) -> Partials:
         """D1 and D2 of L_d by autograd; differentiable when grad mode is on."""
         create = torch.is_grad_enabled()
@@ -293,9 +297,12 @@ class MechanicalLagrangian(MidpointRule):
         flat[:, self._rows * self.dim + self._cols] = entries.mT
         return flat.view(q.shape[0], self.dim, self.dim), potential
 
+    def mass_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        factor, potential = self.factor_and_potential(q)
+        return factor @ factor.mT + self.eps * torch.eye(self.dim, dtype=factor.dtype, device=factor.device), potential
+
     def mass(self, q: Tensor) -> Tensor:
-        factor = self.factor_and_potential(q)[0]
-        return factor @ factor.mT + self.eps * torch.eye(self.dim, dtype=factor.dtype, device=factor.device)
+        return self.mass_and_potential(q)[0]
 
     def potential(self, q: Tensor) -> Tensor:
         return self.packed_factor_and_potential(q)[1]
