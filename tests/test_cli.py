@@ -21,3 +21,13 @@ def test_unknown_command_lists_the_valid_ones(capsys):
         main(["trian"])
     main([])
     assert "usage: lawm" in capsys.readouterr().out
+
+
+def test_bench_plan_times_lawm_against_the_baseline(capsys, tiny_checkpoint):
+    main(["bench", "--suite", "plan", "--checkpoint", str(tiny_checkpoint), "--planner.population", "16",
+          "--planner.elites", "4", "--planner.iterations", "2", "--plan-repeats", "1", "--device", "cpu"])
+    out = capsys.readouterr().out
+    rows = {line.split(" (")[0]: line.split() for line in out.splitlines() if "transition)" in line}
+    assert set(rows) == {"LaWM", "baseline"}
+    assert float(rows["baseline"][-2]) == 1.0 and float(rows["LaWM"][-2]) > 0
+    assert float(rows["LaWM"][-1]) > 0 and float(rows["baseline"][-1]) > 0  # imagined steps per second

@@ -1,11 +1,12 @@
 """Benchmarks, each printing ratios measured side by side in one run: one batched LaWM step against an
 equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
 parameter-matched baseline (``--suite train``), and env-steps per second of the real dm-control pixel env,
-LaWM-v0 and its vector env (``--suite env``)."""
+LaWM-v0 and its vector env (``--suite env``), and the planning time per action through the LaWM and the
+baseline transition (``--suite plan``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -14,11 +15,12 @@ from lawm_env.bench.env import benchmark_env, format_env_table
 from lawm_env.bench.mechanics import benchmark_step, format_step_table
 from lawm_env.bench.training import benchmark_training, format_training_table
 from lawm_env.devices import get_device
+from planners.config import PlannerConfig
 
 
 @dataclass(frozen=True)
 class Config:
-    suite: Literal["mechanics", "train", "env", "all"] = "mechanics"
+    suite: Literal["mechanics", "train", "env", "plan", "all"] = "mechanics"
     """Which benchmarks to run."""
     batch: int = 4096
     """Number of latent states stepped together."""
@@ -48,6 +50,10 @@ class Config:
     """Env suite: the world model to step (default: the embedded default model)."""
     env_seconds: float = 3.0
     """Env suite: seconds measured per entry."""
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    """Plan suite: the planner and its budget (default: CEM, population 500, horizon 12, 5 iterations)."""
+    plan_repeats: int = 2
+    """Plan suite: timed plans per start state (4 start states)."""
 
 
 def run(config: Config) -> None:
@@ -68,3 +74,10 @@ def run(config: Config) -> None:
     if config.suite in ("env", "all"):
         print(f"\nEnvironment throughput: device {device}, {torch.get_num_threads()} threads")
         print(format_env_table(benchmark_env(config.checkpoint, seconds=config.env_seconds, device=str(device))))
+    if config.suite in ("plan", "all"):
+        from lawm_env.bench.planning import benchmark_planning, format_planning_table
+
+        p = config.planner
+        print(f"\nPlanning time per action: {p.name}, population {p.population}, horizon {p.horizon}, {p.iterations} iterations, "
+              f"default model, device {device}, {torch.get_num_threads()} threads")
+        print(format_planning_table(benchmark_planning(config.checkpoint, p, device, repeats=config.plan_repeats)))

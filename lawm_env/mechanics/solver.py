@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from lawm_env.mechanics.autodiff import value_and_batch_jacobian
+from lawm_env.mechanics.autodiff import forward_difference_jacobian, value_and_batch_jacobian
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
@@ -195,14 +195,15 @@ class DELStepper:
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
     def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
-        """Samples the structured (chord) iteration left unconverged get exact Newton from their best iterate,
-        within what remains of ``max_iter``: the structured matrix ignores terms that grow with the velocity."""
+        """Samples the structured (chord) iteration left unconverged get Newton with the full Jacobian (by forward
+        differences, one batched residual evaluation) from their best iterate, within what remains of
+        ``max_iter``: the structured matrix ignores terms that grow with the velocity."""
         rows = (~result.converged).nonzero().squeeze(-1)
         budget = self.max_iter - int(result.iterations[rows].max()) if rows.numel() else 0
         if budget <= 0:
             return result
         tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
-        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index], True), direction,
+        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index], True, True), direction,
                               result.x[rows], tol=tol_rows, max_iter=budget)
         return _retry_rows(result, rows, NewtonResult(retry.x, retry.residual_norm, retry.iterations, retry.converged, retry.payload[:2]))
 
@@ -212,13 +213,17 @@ class DELStepper:
         u_c = None if u is None else u.detach()
         exact = state.newton_matrix is None
 
-        def evaluate(x: Tensor, index: Tensor | None, with_jacobian: bool = exact):
+        def evaluate(x: Tensor, index: Tensor | None, with_jacobian: bool = exact, differences: bool = False):
             qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
             ui = u_c if (u_c is None or index is None) else u_c[index]
-            if with_jacobian:
+            if with_jacobian and not differences:
                 (r, p_next, d1), jac = value_and_batch_jacobian(lambda y: self._residual_and_momentum(qi, pi, ui, y), x)
                 return r, (p_next, d1, jac)
             r, p_next, d1 = self._residual_and_momentum(qi, pi, ui, x)
+            if with_jacobian:
+                rep = lambda t, n: None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))  # noqa: E731
+                jac = forward_difference_jacobian(lambda y, n: self._residual_and_momentum(rep(qi, n), rep(pi, n), rep(ui, n), y)[0], x, r)
+                return r, (p_next, d1, jac)
             return r, (p_next, d1)
 
         newton_direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
