@@ -17,6 +17,8 @@ COMMANDS: dict[str, str] = {
     "bench": "lawm_env.cli.bench",
     "bench-data": "lawm_env.cli.bench_data",
     "collect": "lawm_env.cli.collect",
+    "diagnose": "lawm_env.cli.diagnose",
+    "eval": "lawm_env.cli.eval",
     "export": "lawm_env.cli.export",
     "train": "lawm_env.cli.train",
 }
