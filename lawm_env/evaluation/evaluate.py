@@ -23,7 +23,7 @@ from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_
 from lawm_env.evaluation.probe import LinearProbe, latent_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk
 from lawm_env.evaluation.solver_health import solver_health
-from lawm_env.evaluation.synthetic import BODY_COLORS, invariants_from_positions, position_columns
+from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, position_columns
 from lawm_env.model import DELTransition, WorldModel
 from lawm_env.training.losses import frames_as_targets
 from lawm_env.mechanics import discrete_momentum, energy
@@ -96,6 +96,12 @@ def _pad(series: Tensor, frames: int) -> Tensor:
     return torch.cat([series.new_full((series.shape[0], frames - series.shape[1]), float("nan")), series], 1)
 
 
+def _pad_both(series: Tensor) -> Tensor:
+    """A per-frame series of the inner frames (T - 2·EDGE,) padded with NaN to all T frames."""
+    nan = series.new_full((EDGE,), float("nan"))
+    return torch.cat([nan, series, nan])
+
+
 def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, threshold: float) -> tuple[dict[str, Tensor], dict[str, list[float]]]:
     """Frame metrics (B, F) and per-window scalars of a video (B, F, H, W, 3) against ``ref``."""
     masks = object_mask(frames, ref.background, threshold)
@@ -115,12 +121,13 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
     series["jerk"] = jerk(world, dt)
     conservative = make_system(system).conservative
     energy_drift, energy_err = [], []
+    inner = slice(EDGE, frames.shape[1] - EDGE)  # frames with finite-difference velocities
     for b in range(frames.shape[0]):
-        inv = {k: torch.from_numpy(v) for k, v in invariants_from_positions(system, world[b].numpy(), windows.params[b]).items()}
-        e_true = windows.energies[b, : frames.shape[1]]
-        energy_err.append((inv["energy"] - e_true).abs() / e_true[0].abs().clamp(min=1e-12))
+        inv = {k: torch.from_numpy(v[inner]) for k, v in invariants_from_positions(system, world[b].numpy(), windows.params[b]).items()}
+        e_true = windows.energies[b, inner]
+        energy_err.append(_pad_both((inv["energy"] - e_true).abs() / e_true[0].abs().clamp(min=1e-12)))
         if conservative:
-            energy_drift.append(relative_drift(inv["energy"]))
+            energy_drift.append(_pad_both(relative_drift(inv["energy"])))
             scalars.setdefault("energy_drift_slope", []).append(float(drift_slope(inv["energy"], dt)))
         for name, values in inv.items():
             if name != "energy" or conservative:

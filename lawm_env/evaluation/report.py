@@ -24,6 +24,11 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.3e}"
 
 
+def _escape(text: str) -> str:
+    """Text for a markdown table cell (pipes escaped)."""
+    return text.replace("|", r"\|")
+
+
 def markdown_tables(results: Sequence[Evaluation], horizons: Sequence[int]) -> str:
     """One table of every series metric at each of ``horizons`` with the results side by side, then one of
     the scalars."""
@@ -34,7 +39,7 @@ def markdown_tables(results: Sequence[Evaluation], horizons: Sequence[int]) -> s
             continue
         for h in horizons:
             cells = [_fmt(r.at(name, h)) if name in r.series else "–" for r in results]
-            lines.append(f"| {description} | {h} | " + " | ".join(cells) + " |")
+            lines.append(f"| {_escape(description)} | {h} | " + " | ".join(cells) + " |")
     names = sorted({k for r in results for k in r.scalars})
     if names:
         lines += ["", "| scalar | " + " | ".join(labels) + " |", "|---|" + "---:|" * len(labels)]
@@ -76,7 +81,7 @@ def write_report(results: Sequence[Evaluation], out: str | Path, horizons: Seque
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     plots = plot_series(results, out / "plots")
-    header = [f"# {title}", ""] + [f"- {k}: {v}" for k, v in meta.items()] + [""]
+    header = [f"# {title}", ""] + [f"- {k}: {v}" for k, v in meta.items()] + ["", ""]
     text = "\n".join(header) + markdown_tables(results, horizons) + "\n" + "".join(f"![{p.stem}](plots/{p.name})\n" for p in plots)
     atomic_write(out / "report.md", lambda f: f.write(text.encode()))
     clean = lambda v: None if not math.isfinite(v) else v  # noqa: E731  JSON has no NaN

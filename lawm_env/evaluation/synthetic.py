@@ -29,8 +29,17 @@ def position_columns(system: System) -> list[int]:
     return [names.index(n) for n in wanted]
 
 
+EDGE = 2
+"""Frames at each end of a sequence without a velocity (the difference stencil does not fit there)."""
+
+
 def _velocity(values: np.ndarray, dt: float) -> np.ndarray:
-    return np.gradient(values, dt, axis=0, edge_order=2) if len(values) > 2 else np.gradient(values, dt, axis=0)
+    """Time derivative along axis 0 by fourth-order central differences (at frame rate, second-order ones
+    err by a few percent of the kinetic energy on fast swings); NaN at the ``EDGE`` frames of each end."""
+    v = np.full(values.shape, np.nan)
+    if len(values) > 2 * EDGE:
+        v[EDGE:-EDGE] = (values[:-4] - 8 * values[1:-3] + 8 * values[3:-1] - values[4:]) / (12 * dt)
+    return v
 
 
 def _point(pos: np.ndarray, p: Params, dt: float) -> np.ndarray:
@@ -69,7 +78,8 @@ def params_dict(system: System, values: np.ndarray) -> Params:
 
 def invariants_from_positions(name: str, positions: np.ndarray, params: np.ndarray, dt: float | None = None) -> dict[str, np.ndarray]:
     """Energy and conserved momentum components (T,) of system ``name`` from world positions (T, 2·bodies),
-    using the system's own energy and momentum functions on finite-difference velocities."""
+    using the system's own energy and momentum functions on finite-difference velocities (NaN at the
+    ``EDGE`` frames of each end)."""
     system = make_system(name)
     p = params_dict(system, params)
     coords = COORDINATES[name](np.asarray(positions, dtype=np.float64), p, system.dt if dt is None else dt)
