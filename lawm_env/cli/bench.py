@@ -1,7 +1,8 @@
 """Benchmarks, each printing ratios measured side by side in one run: one batched LaWM step against an
 equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
-parameter-matched baseline (``--suite train``), and env-steps per second of the real dm-control pixel env,
-LaWM-v0 and its vector env (``--suite env``)."""
+parameter-matched baseline (``--suite train``), env-steps per second of the real dm-control pixel env,
+LaWM-v0 and its vector env (``--suite env``), and planning time per action of CEM through LaWM and through
+the baseline (``--suite plan``); ``--suite all`` runs every one."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import torch
 
 from lawm_env.bench.env import benchmark_env, format_env_table
 from lawm_env.bench.mechanics import benchmark_step, format_step_table
+from lawm_env.bench.planning import benchmark_planning, format_planning_table
 from lawm_env.bench.training import benchmark_training, format_training_table
 from lawm_env.devices import get_device
 
 
 @dataclass(frozen=True)
 class Config:
-    suite: Literal["mechanics", "train", "env", "all"] = "mechanics"
+    suite: Literal["mechanics", "train", "env", "plan", "all"] = "mechanics"
     """Which benchmarks to run."""
     batch: int = 4096
     """Number of latent states stepped together."""
@@ -48,6 +50,12 @@ class Config:
     """Env suite: the world model to step (default: the embedded default model)."""
     env_seconds: float = 3.0
     """Env suite: seconds measured per entry."""
+    plan_population: int = 500
+    """Plan suite: CEM samples per iteration."""
+    plan_horizon: int = 12
+    """Plan suite: planning horizon (imagined steps)."""
+    plan_iterations: int = 5
+    """Plan suite: CEM iterations per action."""
 
 
 def run(config: Config) -> None:
@@ -68,3 +76,9 @@ def run(config: Config) -> None:
     if config.suite in ("env", "all"):
         print(f"\nEnvironment throughput: device {device}, {torch.get_num_threads()} threads")
         print(format_env_table(benchmark_env(config.checkpoint, seconds=config.env_seconds, device=str(device))))
+    if config.suite in ("plan", "all"):
+        print(f"\nPlanning time per action: CEM, {config.plan_population} samples x {config.plan_iterations} iterations, "
+              f"horizon {config.plan_horizon}, device {device}, {torch.get_num_threads()} threads")
+        print(format_planning_table(benchmark_planning(config.checkpoint, config.plan_population, horizon=config.plan_horizon,
+                                                       iterations=config.plan_iterations, repeats=max(2, config.repeats // 6),
+                                                       device=device)))
