@@ -47,10 +47,10 @@ def start_pair(model: WorldModel, directory: Path) -> LatentPairs:
     return LatentPairs(*(t[0] for t in pair))
 
 
-def benchmark_planning(checkpoint: str | Path | None = None, population: int = 500, elites: int = 50, horizon: int = 12,
+def benchmark_planning(checkpoint: str | Path | None = None, population: int = 500, elites: int | None = None, horizon: int = 12,
                        iterations: int = 5, repeats: int = 5, device: torch.device = torch.device("cpu")) -> list[PlanTiming]:
     """Seconds per planned action of CEM through the LaWM of ``checkpoint`` (default: the embedded model) and
-    through a baseline world model of the same configuration."""
+    through a baseline world model of the same configuration; ``elites`` defaults to a tenth of the population."""
     from planners import CEM
 
     from lawm_env.default_model import default_model_path
@@ -63,7 +63,7 @@ def benchmark_planning(checkpoint: str | Path | None = None, population: int = 5
     names = {"lawm": "CEM through LaWM", "mlp": "CEM through baseline (MLP)"}
     planners, calls = {}, {}
     for key, model in (("lawm", lawm), ("mlp", baseline)):
-        planners[key] = CEM(horizon, lawm.config.action_dim, population=population, elites=elites, iterations=iterations, device=device)
+        planners[key] = CEM(horizon, lawm.config.action_dim, population=population, elites=elites or max(1, population // 10), iterations=iterations, device=device)
         objective = imagined_return(model, *pair)
         calls[key] = lambda p=planners[key], f=objective: p.plan(f)
     seconds = time_interleaved(calls, device, repeats=repeats, warmup=1)
