@@ -59,6 +59,7 @@ class Config:
 
 def run(config: Config) -> None:
     from lawm_env.evaluation.diagnostics import energy_correlations, latent_dim_study, solver_study
+    from lawm_env.evaluation.evaluate import window_steps
     from lawm_env.evaluation.heldout import load_windows, longest_episode
     from lawm_env.evaluation.report import default_horizons, write_report
     from lawm_env.training.trainer import TrainConfig
@@ -66,8 +67,8 @@ def run(config: Config) -> None:
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     out = Path(config.out)
-    horizon = min(config.horizon or 10 * config.horizon_end, longest_episode(config.heldout) - 1)
-    windows = load_windows(config.heldout, horizon + 1, config.windows)
+    horizon = min(config.horizon or 10 * config.horizon_end, longest_episode(config.heldout) - window_steps(0))
+    windows = load_windows(config.heldout, window_steps(horizon), config.windows)
     base = TrainConfig(data=config.data, steps=config.steps, batch_size=config.batch_size, window=config.window,
                        horizon_end=config.horizon_end, horizon_ramp_steps=max(1, config.steps // 2), hidden=config.hidden,
                        channels=config.channels, latent_dim=config.latent_dim, seed=config.seed, threads=config.threads,

@@ -11,7 +11,7 @@ from torch import Tensor
 from lawm_env.checkpoint import read_checkpoint
 from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.storage import read_manifest
-from lawm_env.evaluation.evaluate import Evaluation, evaluate_model
+from lawm_env.evaluation.evaluate import Evaluation, evaluate_model, window_steps
 from lawm_env.evaluation.heldout import load_windows, longest_episode
 from lawm_env.evaluation.probe import LinearProbe, fit_probe, latent_features
 from lawm_env.evaluation.report import default_horizons, write_report
@@ -36,11 +36,11 @@ def training_data(checkpoint: str | Path) -> str | None:
 
 def resolve_horizon(requested: int, checkpoints: Sequence[str | Path], data: str | Path) -> int:
     """``requested`` or, when 0, ``HORIZON_FACTOR`` times the longest training horizon; capped (with a
-    warning) so that a window of horizon + 1 steps fits in the collection's longest episode."""
+    warning) so that a window of ``window_steps(horizon)`` steps fits in the collection's longest episode."""
     horizon = requested or HORIZON_FACTOR * max(training_horizon(c) for c in checkpoints)
-    available = longest_episode(data) - 1
+    available = longest_episode(data) - window_steps(0)
     if horizon > available:
-        print(f"warning: horizon {horizon} needs episodes of {horizon + 1} steps; {data} has at most {available + 1}: "
+        print(f"warning: horizon {horizon} needs episodes of {window_steps(horizon)} steps; {data} has at most {longest_episode(data)}: "
               f"evaluating {available} steps (collect longer held-out episodes for the full horizon)")
         horizon = available
     return horizon
@@ -74,7 +74,7 @@ def compare_checkpoints(checkpoints: Sequence[str | Path], labels: Sequence[str]
     if len(labels) != len(checkpoints):
         raise ValueError(f"{len(checkpoints)} checkpoints but {len(labels)} labels")
     horizon = resolve_horizon(horizon, checkpoints, data)
-    held_out = load_windows(data, horizon + 1, windows)
+    held_out = load_windows(data, window_steps(horizon), windows)
     results = []
     for checkpoint, label in zip(checkpoints, labels):
         model = load_world_model(checkpoint, device)

@@ -33,7 +33,7 @@ SERIES: dict[str, tuple[str, bool]] = {
     "ssim": ("SSIM (higher is better)", False),
     "position_error": ("object position error (world units)", False),
     "object_missing": ("frames without a visible object (fraction)", False),
-    "energy_drift": ("|E_k - E_0| / |E_0| from calibrated positions (conservative systems)", False),
+    "energy_drift": ("|E_k - E_0| / |E_0| from calibrated positions, E_0 at the first step (conservative systems)", False),
     "energy_error": ("|E_k - E_true,k| / |E_true,0| from calibrated positions", False),
     "background_vs_first": ("background change vs first frame (mean abs)", False),
     "background_vs_previous": ("background change vs previous frame (mean abs)", False),
@@ -156,12 +156,18 @@ def _pearson(x: Tensor, y: Tensor) -> float:
     return float((x * y).sum() / (x.norm() * y.norm()).clamp(min=1e-300))
 
 
+def window_steps(horizon: int) -> int:
+    """Steps a held-out window needs for ``horizon`` prediction steps: the first pair, the horizon, and
+    ``EDGE`` steps beyond it so that velocities (hence energies) exist up to the last reported step."""
+    return horizon + 1 + EDGE
+
+
 @torch.no_grad()
 def evaluate_model(model: WorldModel | None, windows: EvalWindows, horizon: int, label: str, batch_size: int = 8,
                    probe: LinearProbe | None = None, probe_scale: Tensor | None = None, threshold: float = 0.1) -> Evaluation:
-    """Metrics of ``model``'s open-loop predictions over ``horizon`` steps on ``windows`` (the truth itself
-    when ``model`` is None)."""
-    frames = horizon + 2
+    """Metrics of ``model``'s open-loop predictions over ``horizon`` steps on ``windows`` of at least
+    ``window_steps(horizon)`` steps (the truth itself when ``model`` is None); series cover frames 0 … horizon + 1."""
+    frames = window_steps(horizon) + 1
     if windows.obs.shape[1] < frames:
         raise ValueError(f"windows hold {windows.obs.shape[1]} frames; horizon {horizon} needs {frames}")
     device = next(model.parameters()).device if model is not None else torch.device("cpu")
@@ -197,7 +203,7 @@ def evaluate_model(model: WorldModel | None, windows: EvalWindows, horizon: int,
             scalars.setdefault(name, []).extend(values)
     result = Evaluation(label)
     for name, parts in collected.items():
-        stacked = torch.cat(parts).numpy()
+        stacked = torch.cat(parts).numpy()[:, : horizon + 2]  # frames beyond the horizon only served the stencils
         result.series[name] = np.array([np.nanmean(c) if np.isfinite(c).any() else np.nan for c in stacked.T])
     result.scalars = {name: float(np.nanmean(values)) for name, values in scalars.items()}
     if latent_pairs:
