@@ -37,7 +37,7 @@ SERIES: dict[str, tuple[str, bool]] = {
     "energy_error": ("|E_k - E_true,k| / |E_true,0| from calibrated positions", False),
     "background_vs_first": ("background change vs first frame (mean abs)", False),
     "background_vs_previous": ("background change vs previous frame (mean abs)", False),
-    "jerk": ("jerk of the object trajectory, mean up to the step", True),
+    "jerk": ("jerk of the object trajectory (world units/s³; pixels/frame³ without calibration), mean up to the step", True),
     "interpolation_error": ("odd-frame motion-compensated interpolation MSE, mean up to the step", True),
     "probe_state_error": ("probe-decoded state error (RMS in data standard deviations)", False),
     "latent_energy_drift": ("relative drift of the learned latent energy", False),
@@ -102,6 +102,28 @@ def _pad_both(series: Tensor) -> Tensor:
     return torch.cat([nan, series, nan])
 
 
+def physics_from_positions(world: Tensor, windows: EvalWindows) -> tuple[dict[str, Tensor], dict[str, list[float]]]:
+    """Energy series (B, F) from world positions (B, F, 2·bodies) of a synthetic system: the error against the
+    true energy and, for conservative systems, the drift from the first step; per-window drift slopes and
+    invariance scores of the conserved quantities."""
+    system = make_system(windows.system)
+    inner = slice(EDGE, world.shape[1] - EDGE)  # frames with finite-difference velocities
+    series: dict[str, list[Tensor]] = {"energy_error": []}
+    scalars: dict[str, list[float]] = {}
+    for b in range(world.shape[0]):
+        found = invariants_from_positions(system.name, world[b].numpy(), windows.params[b])
+        inv = {k: torch.from_numpy(v[inner]) for k, v in found.items()}
+        e_true = windows.energies[b, inner]
+        series["energy_error"].append(_pad_both((inv["energy"] - e_true).abs() / e_true[0].abs().clamp(min=1e-12)))
+        if system.conservative:
+            series.setdefault("energy_drift", []).append(_pad_both(relative_drift(inv["energy"])))
+            scalars.setdefault("energy_drift_slope", []).append(float(drift_slope(inv["energy"], system.dt)))
+        for name, values in inv.items():
+            if name != "energy" or system.conservative:
+                scalars.setdefault(f"invariance_score_{name}", []).append(float(invariance_score(values)))
+    return {k: torch.stack(v) for k, v in series.items()}, scalars
+
+
 def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, threshold: float) -> tuple[dict[str, Tensor], dict[str, list[float]]]:
     """Frame metrics (B, F) and per-window scalars of a video (B, F, H, W, 3) against ``ref``."""
     masks = object_mask(frames, ref.background, threshold)
@@ -110,31 +132,14 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
     series["background_vs_first"], series["background_vs_previous"] = background_consistency(frames, dilate(masks | ref.true_masks))
     union = mask_centroid(masks)
     series["interpolation_error"] = interpolation_error(frames, masks, union, ref.background)
-    scalars: dict[str, list[float]] = {}
     if ref.calibration is None:
         series["jerk"] = jerk(union)
-        return series, scalars
-    system = windows.system
+        return series, {}
     world = apply_affine(body_centroids(frames, masks, ref.colors).double(), ref.calibration)
     series["position_error"] = position_error(world, ref.positions)
-    dt = make_system(system).dt
-    series["jerk"] = jerk(world, dt)
-    conservative = make_system(system).conservative
-    energy_drift, energy_err = [], []
-    inner = slice(EDGE, frames.shape[1] - EDGE)  # frames with finite-difference velocities
-    for b in range(frames.shape[0]):
-        inv = {k: torch.from_numpy(v[inner]) for k, v in invariants_from_positions(system, world[b].numpy(), windows.params[b]).items()}
-        e_true = windows.energies[b, inner]
-        energy_err.append(_pad_both((inv["energy"] - e_true).abs() / e_true[0].abs().clamp(min=1e-12)))
-        if conservative:
-            energy_drift.append(_pad_both(relative_drift(inv["energy"])))
-            scalars.setdefault("energy_drift_slope", []).append(float(drift_slope(inv["energy"], dt)))
-        for name, values in inv.items():
-            if name != "energy" or conservative:
-                scalars.setdefault(f"invariance_score_{name}", []).append(float(invariance_score(values)))
-    series["energy_error"] = torch.stack(energy_err)
-    if energy_drift:
-        series["energy_drift"] = torch.stack(energy_drift)
+    series["jerk"] = jerk(world, make_system(windows.system).dt)
+    physics, scalars = physics_from_positions(world, windows)
+    series.update(physics)
     return series, scalars
 
 
