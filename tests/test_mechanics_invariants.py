@@ -158,3 +158,15 @@ def test_constant_force_changes_momentum_by_the_impulse(rule):
     change = p[:, -1] - p[:, 0]
     assert torch.allclose(change, steps * impulse, atol=1e-9)
     assert torch.allclose(p[:, 1:] - p[:, :-1], impulse[:, None].expand(4, steps, dim), atol=1e-10)
+
+
+def test_momentum_and_energy_of_batched_sequences_without_action_columns():
+    """Passive systems have actions with zero columns; (batch, time, 0) actions must flatten like the positions."""
+    from lawm_env.mechanics import MechanicalLagrangian
+
+    torch.manual_seed(0)
+    lagrangian, force = MechanicalLagrangian(3, 0.1, hidden=16), DiscreteForcing(3, 0, 0.1)
+    q = torch.randn(2, 5, 3)
+    p = discrete_momentum(lagrangian, q[:, :-1], q[:, 1:], force, torch.zeros(2, 4, 0))
+    assert p.shape == (2, 4, 3) and torch.allclose(p, discrete_momentum(lagrangian, q[:, :-1], q[:, 1:], force, None))
+    assert energy(lagrangian, q[:, 1:], p).shape == (2, 4)

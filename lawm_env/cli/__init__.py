@@ -18,6 +18,8 @@ COMMANDS: dict[str, str] = {
     "bench-data": "lawm_env.cli.bench_data",
     "collect": "lawm_env.cli.collect",
     "demo": "lawm_env.cli.demo",
+    "diagnose": "lawm_env.cli.diagnose",
+    "eval": "lawm_env.cli.eval",
     "export": "lawm_env.cli.export",
     "mbrl": "lawm_env.cli.mbrl",
     "train": "lawm_env.cli.train",

@@ -12,7 +12,8 @@ from lawm_env.mechanics.lagrangians import DiscreteLagrangian, as_lagrangian
 
 
 def _flat(x: Tensor) -> Tensor:
-    return x.reshape(-1, x.shape[-1])
+    """(..., n) as (N, n); flatten rather than reshape(-1, n), which is ambiguous when n = 0 (no actions)."""
+    return x.unsqueeze(0) if x.dim() == 1 else x.flatten(0, -2)
 
 
 def discrete_momentum(
