@@ -62,21 +62,27 @@ def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask > 0, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1.0)
 
 
-class ActorCritic:
-    """Actor, critic, critic target and their optimizers on the latent state of a world model with time
-    step ``dt`` (networks on ``device``)."""
+class ActorCritic(nn.Module):
+    """Actor, critic, critic target and return scale on the latent state of a world model with time step
+    ``dt``; ``optimizers()`` holds the actor's and the critic's Adam. ``state_dict`` covers the networks, the
+    return-scale estimate and the update count; checkpoint the optimizers beside it."""
 
-    def __init__(self, latent_dim: int, action_dim: int, dt: float, config: ActorCriticConfig = ActorCriticConfig(),
-                 device: str | torch.device = "cpu") -> None:
+    def __init__(self, latent_dim: int, action_dim: int, dt: float, config: ActorCriticConfig = ActorCriticConfig()) -> None:
+        super().__init__()
         self.config, self.dt = config, float(dt)
         features = 2 * latent_dim
-        self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std).to(device)
-        self.critic = Critic(features, config.hidden, config.depth).to(device)
+        self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std)
+        self.critic = Critic(features, config.hidden, config.depth)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.normalizer = ReturnNormalizer(decay=config.return_decay)
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self._optimizers = {"actor": torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr),
+                            "critic": torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)}
         self.skipped_updates = 0
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The actor's and the critic's optimizers (move the module to its device before the first update)."""
+        return self._optimizers
 
     def value(self, state: TransitionState) -> Tensor:
         """V(s) of a batch of transition states: (batch,). Usable as a planner's terminal value."""
@@ -106,9 +112,10 @@ class ActorCritic:
             objective = traj.log_probs * advantage
         actor_loss = -masked_mean(objective - cfg.entropy * traj.log_probs, valid)
         critic_loss = masked_mean(0.5 * (self.critic(traj.features[:, :-1].detach()) - returns.detach()).square(), valid)
-        actor_norm = self._apply(self.actor_optimizer, self.actor, actor_loss)
-        critic_norm = self._apply(self.critic_optimizer, self.critic, critic_loss)
+        actor_norm = self._step(self._optimizers["actor"], self.actor, actor_loss)
+        critic_norm = self._step(self._optimizers["critic"], self.critic, critic_loss)
         ema_update(self.target, self.critic, cfg.target_rate)
+        self.updates += 1
         return {
             "actor_loss": float(actor_loss.detach()), "critic_loss": float(critic_loss.detach()),
             "imagined_reward": float(masked_mean(traj.rewards.detach(), valid)),
@@ -119,7 +126,7 @@ class ActorCritic:
             "actor_grad_norm": actor_norm, "critic_grad_norm": critic_norm, "skipped_updates": float(self.skipped_updates),
         }
 
-    def _apply(self, optimizer: torch.optim.Optimizer, module: nn.Module, loss: Tensor) -> float:
+    def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module, loss: Tensor) -> float:
         """Backward, clip and step; a non-finite gradient skips the step (and is counted)."""
         optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=list(module.parameters()))
@@ -130,23 +137,3 @@ class ActorCritic:
             optimizer.zero_grad(set_to_none=True)
             self.skipped_updates += 1
         return float(norm)
-
-    def modules(self) -> dict[str, nn.Module]:
-        return {"actor": self.actor, "critic": self.critic, "target": self.target}
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"actor": self.actor_optimizer, "critic": self.critic_optimizer}
-
-    def state_dict(self) -> dict:
-        """Networks, optimizers and the return-scale estimate (torch state dicts and floats)."""
-        return {"modules": {k: m.state_dict() for k, m in self.modules().items()},
-                "optimizers": {k: o.state_dict() for k, o in self.optimizers().items()},
-                "normalizer": self.normalizer.state_dict(), "skipped_updates": self.skipped_updates}
-
-    def load_state_dict(self, state: dict) -> None:
-        for key, module in self.modules().items():
-            module.load_state_dict(state["modules"][key])
-        for key, optimizer in self.optimizers().items():
-            optimizer.load_state_dict(state["optimizers"][key])
-        self.normalizer.load_state_dict(state["normalizer"])
-        self.skipped_updates = int(state["skipped_updates"])

@@ -9,7 +9,7 @@ from typing import Iterator, NamedTuple, Protocol
 import torch
 from torch import Tensor, nn
 
-from agents.networks import Actor, latent_features
+from agents.networks import ActionSample, Actor, latent_features
 from lawm_env.mechanics import DELInfo
 from lawm_env.model import TransitionState
 
@@ -75,9 +75,10 @@ def start_states(model: LatentModel, obs: Tensor, actions: Tensor, limit: int | 
     return model.start(q_prev, q_next, u_prev)
 
 
-def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: int, *,
+def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: int, *, explore: bool = True,
             dynamics_gradient: bool = True, generator: torch.Generator | None = None) -> Trajectory:
-    """Roll the actor out for ``horizon`` steps through ``model.step`` from ``start``.
+    """Roll the actor out for ``horizon`` steps through ``model.step`` from ``start``: sampled actions when
+    ``explore`` (noise from ``generator``), else the actor's mean actions (with log-probabilities 0).
 
     With ``dynamics_gradient`` the sampled actions enter the transition with their graph, so gradients of
     rewards and values reach the actor through the dynamics (through the implicit DEL gradients for LaWM);
@@ -88,7 +89,7 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
     state = start
     features, actions, log_probs, rewards, ok = [latent_features(state, dt)], [], [], [], []
     for _ in range(horizon):
-        sample = actor.sample(features[-1], generator)
+        sample = actor.sample(features[-1], generator) if explore else ActionSample(actor.mode(features[-1]), start.q.new_zeros(start.q.shape[0]))
         u = sample.action if dynamics_gradient else sample.action.detach()
         q = state.q
         state, info = model.step(state, u)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 
 def lambda_returns(rewards: Tensor, values: Tensor, *, discount: float = 0.99, lam: float | Tensor = 0.95,
@@ -36,39 +38,32 @@ def lambda_returns(rewards: Tensor, values: Tensor, *, discount: float = 0.99, l
     return torch.stack(returns[::-1], 1)
 
 
-class ReturnNormalizer:
+class ReturnNormalizer(nn.Module):
     """Scale of returns: S = max(limit, P95 - P5), with the percentiles tracked by an exponential moving
     average over batches (DreamerV3). The first batch sets the estimate; dividing by S leaves small returns
-    unscaled and brings large ones to a unit range."""
+    unscaled and brings large ones to a unit range. A module without parameters, like a running-statistics
+    norm layer: the estimate is a buffer, so it travels with ``state_dict``."""
 
     def __init__(self, decay: float = 0.99, low: float = 0.05, high: float = 0.95, limit: float = 1.0) -> None:
+        super().__init__()
         if not 0.0 <= decay < 1.0 or not 0.0 <= low < high <= 1.0:
             raise ValueError(f"need 0 <= decay < 1 and 0 <= low < high <= 1, got decay={decay}, low={low}, high={high}")
         self.decay, self.low, self.high, self.limit = decay, low, high, limit
-        self.range: tuple[float, float] | None = None
+        self.register_buffer("range", torch.full((2,), float("nan"), dtype=torch.float64))
 
+    @torch.no_grad()
     def update(self, returns: Tensor) -> float:
         """Fold the percentiles of ``returns`` (any shape, finite entries only) into the estimate; returns S."""
-        x = returns.detach().flatten().float()
+        x = returns.detach().flatten().to(torch.float64)
         x = x[torch.isfinite(x)]
         if x.numel():
-            lo, hi = (float(v) for v in torch.quantile(x, torch.tensor([self.low, self.high], device=x.device)))
-            if self.range is None:
-                self.range = (lo, hi)
-            else:
-                d = self.decay
-                self.range = (d * self.range[0] + (1 - d) * lo, d * self.range[1] + (1 - d) * hi)
+            batch = torch.quantile(x, torch.tensor([self.low, self.high], dtype=x.dtype, device=x.device)).to(self.range.device)
+            fresh = torch.isnan(self.range).any()
+            self.range.copy_(batch if fresh else self.decay * self.range + (1 - self.decay) * batch)
         return self.scale
 
     @property
     def scale(self) -> float:
         """S = max(limit, high percentile - low percentile); ``limit`` before any update."""
-        return self.limit if self.range is None else max(self.limit, self.range[1] - self.range[0])
-
-    def state_dict(self) -> dict[str, float | None]:
-        lo, hi = self.range if self.range is not None else (None, None)
-        return {"low_value": lo, "high_value": hi}
-
-    def load_state_dict(self, state: dict) -> None:
-        lo, hi = state["low_value"], state["high_value"]
-        self.range = None if lo is None else (float(lo), float(hi))
+        width = float(self.range[1] - self.range[0])
+        return self.limit if math.isnan(width) else max(self.limit, width)

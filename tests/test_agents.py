@@ -44,6 +44,7 @@ def test_return_normalizer_percentiles_and_ema():
     assert norm.update(torch.linspace(0, 100, 101)) == pytest.approx(90.0)  # P95 - P5
     assert norm.update(torch.linspace(0, 10, 101)) == pytest.approx(0.5 * 90.0 + 0.5 * 9.0)
     copy = ReturnNormalizer(decay=0.5)
+    assert copy.scale == 1.0
     copy.load_state_dict(norm.state_dict())
     assert copy.scale == norm.scale
     small = ReturnNormalizer()
@@ -87,13 +88,7 @@ def oscillator_starts(n: int, seed: int) -> TransitionState:
 
 @torch.no_grad()
 def greedy_return(model: Oscillator, learner: ActorCritic, start: TransitionState, horizon: int) -> float:
-    state, total = model.start(start.q_prev, start.q, torch.zeros(start.q.shape[0], 1)), 0.0
-    for _ in range(horizon):
-        u = learner.policy(state)
-        q = state.q
-        state, _ = model.step(state, u)
-        total += float(model.reward(q, state.q, u).mean())
-    return total
+    return float(imagine(model, learner.actor, start, horizon, explore=False).rewards.sum(1).mean())
 
 
 @pytest.fixture
@@ -216,12 +211,15 @@ def test_agent_acts_updates_and_restores():
     metrics = agent.update(model, tiny_batch())
     assert {"actor_loss", "critic_loss", "imagined_return", "return_scale"} <= set(metrics)
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())  # the world model is not updated
-    saved = agent.state_dict()
-    agent.reset()
-    first = [agent.act(frame, explore=True) for _ in range(3)]
-    other = ActorCriticAgent(model, ActorCriticConfig(hidden=16, starts=6, horizon=4), seed=5)
-    other.load_state_dict(saved)
-    other.reset()
-    assert all(np.array_equal(a, b) for a, b in zip(first, [other.act(frame, explore=True) for _ in range(3)]))
+    assert not any(k.startswith("_model") or k.startswith("model") for k in agent.state_dict())
+    other = ActorCriticAgent(model, ActorCriticConfig(hidden=16, starts=6, horizon=4), seed=0)
+    other.load_state_dict(agent.state_dict())
+    for name, optimizer in other.optimizers().items():
+        optimizer.load_state_dict(agent.optimizers()[name].state_dict())
+    agent.reset(seed=3)
+    other.reset(seed=3)
+    assert all(np.array_equal(agent.act(frame, explore=True), other.act(frame, explore=True)) for _ in range(3))
+    assert agent.update(model, tiny_batch()) == other.update(model, tiny_batch())  # resumed updates repeat
     state = model.start(torch.zeros(3, 4), torch.zeros(3, 4), torch.zeros(3, 1))
     assert agent.value(state).shape == (3,)
+    assert np.isfinite(agent.imagined_episode_return(5))
