@@ -30,6 +30,7 @@ class ActorCriticAgent(ActorCritic):
         self.generator = torch.Generator(device).manual_seed(seed)
         self._q: Tensor | None = None
         self._first: Tensor | None = None
+        self.last_metrics: dict[str, float] = {}
 
     @property
     def model(self) -> WorldModel:
@@ -62,7 +63,8 @@ class ActorCriticAgent(ActorCritic):
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + int(self.updates))
         start = start_states(model, batch["obs"], batch["actions"], self.config.starts, generator)
         noise = torch.Generator(self.device).manual_seed(self.seed * 1_000_003 + int(self.updates) + 1)
-        return self.learn(model, start, noise)
+        self.last_metrics = self.learn(model, start, noise)
+        return self.last_metrics
 
     @torch.no_grad()
     def imagined_episode_return(self, steps: int) -> float:
