@@ -139,6 +139,16 @@ def test_failed_solves_are_cut_from_the_losses():
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_reinforce_gradient_updates_the_actor_without_dynamics_gradients():
+    torch.manual_seed(0)
+    model = Oscillator()
+    learner = ActorCritic(1, 1, model.config.dt, ActorCriticConfig(hidden=16, actor_gradient="reinforce"))
+    before = [p.clone() for p in learner.actor.parameters()]
+    metrics = learner.learn(model, oscillator_starts(16, 0), torch.Generator().manual_seed(0))
+    assert all(np.isfinite(v) for v in metrics.values()) and metrics["actor_grad_norm"] > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, learner.actor.parameters()))
+
+
 # --------------------------------------------------------------------------- gradients through the model
 def tiny_world_model(transition: str = "lawm", dtype: torch.dtype = torch.float32) -> WorldModel:
     torch.manual_seed(0)
