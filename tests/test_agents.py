@@ -210,8 +210,8 @@ def test_dynamics_gradient_matches_finite_differences():
 
 
 # -------------------------------------------------------------------------------------------------- agent
-def test_agent_acts_updates_and_restores():
-    model = tiny_world_model()
+def test_agent_acts_updates_and_restores(device):
+    model = tiny_world_model().to(device)
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     agent = ActorCriticAgent(model, ActorCriticConfig(hidden=16, starts=6, horizon=4), seed=0)
     frame = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
@@ -230,6 +230,7 @@ def test_agent_acts_updates_and_restores():
     other.reset(seed=3)
     assert all(np.array_equal(agent.act(frame, explore=True), other.act(frame, explore=True)) for _ in range(3))
     assert agent.update(model, tiny_batch()) == other.update(model, tiny_batch())  # resumed updates repeat
-    state = model.start(torch.zeros(3, 4), torch.zeros(3, 4), torch.zeros(3, 1))
+    zeros = torch.zeros(3, 4, device=device)
+    state = model.start(zeros, zeros, torch.zeros(3, 1, device=device))
     assert agent.value(state).shape == (3,)
     assert np.isfinite(agent.imagined_episode_return(5))
