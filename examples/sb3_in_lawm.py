@@ -26,17 +26,21 @@ def make_agent(algo: str, env: LaWMVecEnv, args: argparse.Namespace) -> BaseAlgo
     return SAC("MlpPolicy", env, learning_starts=min(1000, args.timesteps // 2), batch_size=min(256, args.timesteps), **common)
 
 
-def imagined_returns(agent: BaseAlgorithm, args: argparse.Namespace, episodes: int, seed: int) -> np.ndarray:
-    """Returns of the deterministic policy over ``episodes`` full imagined episodes, all stepped at once."""
+def imagined_returns(agent: BaseAlgorithm, args: argparse.Namespace, episodes: int, seed: int) -> tuple[np.ndarray, float]:
+    """Returns of the deterministic policy over ``episodes`` full imagined episodes, all stepped at once, and
+    the fraction of their DEL solves that did not converge."""
     env = LaWMVecEnv(num_envs=episodes, seed=seed, checkpoint=args.checkpoint, obs_type="latent", device=args.device,
                      max_episode_steps=args.episode_steps)
     obs, totals, done = env.reset(), np.zeros(episodes), np.zeros(episodes, dtype=bool)
+    steps = failed = 0
     while not done.all():
-        obs, rewards, dones, _ = env.step(agent.predict(obs, deterministic=True)[0])
+        obs, rewards, dones, infos = env.step(agent.predict(obs, deterministic=True)[0])
         totals += np.where(done, 0.0, rewards)
+        steps += int((~done).sum())
+        failed += sum(not info["converged"] for info, d in zip(infos, done) if not d)
         done |= dones
     env.close()
-    return totals
+    return totals, failed / max(steps, 1)
 
 
 def real_returns(policy, args: argparse.Namespace) -> np.ndarray:
@@ -86,8 +90,9 @@ def main() -> None:
     if args.save:
         agent.save(args.save)
 
-    imagined = imagined_returns(agent, args, args.imagined_episodes, seed=args.seed + 10_000)
-    print(f"imagined return: {imagined.mean():.2f} ± {imagined.std():.2f} over {len(imagined)} imagined episodes")
+    imagined, failed = imagined_returns(agent, args, args.imagined_episodes, seed=args.seed + 10_000)
+    print(f"imagined return: {imagined.mean():.2f} ± {imagined.std():.2f} (median {np.median(imagined):.2f}) over "
+          f"{len(imagined)} imagined episodes; {100 * failed:.1f}% of their DEL solves did not converge")
     real = real_returns(lambda obs: agent.predict(obs, deterministic=True)[0], args)
     rng = np.random.default_rng(args.seed)
     random = real_returns(lambda obs: rng.uniform(-1, 1, agent.action_space.shape).astype(np.float32), args)
