@@ -17,7 +17,9 @@ COMMANDS: dict[str, str] = {
     "bench": "lawm_env.cli.bench",
     "bench-data": "lawm_env.cli.bench_data",
     "collect": "lawm_env.cli.collect",
+    "demo": "lawm_env.cli.demo",
     "export": "lawm_env.cli.export",
+    "mbrl": "lawm_env.cli.mbrl",
     "train": "lawm_env.cli.train",
 }
 

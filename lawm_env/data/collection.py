@@ -10,10 +10,11 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from tqdm import tqdm
 
+from lawm_env.data.episode import Episode
 from lawm_env.data.sources import Source
 from lawm_env.data.storage import FORMAT, MANIFEST, VERSION, ShardError, ShardReader, read_manifest, shard_name, write_manifest, write_shard
 
@@ -52,6 +53,44 @@ def _check_identity(root: Path, old: dict[str, Any], new: dict[str, Any], episod
     planned = old.get("episodes", 0)
     if episodes < planned:
         raise ShardError(f"{root / MANIFEST} plans {planned} episodes; asking for fewer ({episodes}) would drop some")
+
+
+def _write_shard_entry(root: Path, index: int, first: int, episodes: Sequence[Episode]) -> dict[str, Any]:
+    """Write shard ``index`` holding ``episodes`` (numbered from ``first``) and return its manifest entry."""
+    path = root / shard_name(index)
+    digest = write_shard(path, episodes, first)
+    return {"index": index, "file": path.name, "first_episode": first, "episodes": len(episodes),
+            "lengths": [e.steps for e in episodes], "sha256": digest}
+
+
+def _frames(manifest: dict[str, Any]) -> int:
+    return sum(n + 1 for e in manifest["shards"] for n in e["lengths"])
+
+
+def append_episodes(root: Path, episodes: Sequence[Episode], identity: dict[str, Any]) -> int:
+    """Append ``episodes`` to the growing collection in ``root`` (made on first use) as one new shard; returns
+    the collection's episode count. ``identity`` (source, image_size, ...) must match the collection's.
+
+    The shard is written before the manifest names it, so an interruption loses at most the episodes being
+    appended and never damages what is there (an unnamed leftover shard is overwritten by the next append).
+    """
+    if not episodes:
+        raise ValueError("append_episodes needs at least one episode")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if (root / MANIFEST).exists():
+        manifest = read_manifest(root)
+        diff = [f"{k}: {manifest.get(k)!r} (on disk) vs {v!r}" for k, v in identity.items() if manifest.get(k) != v]
+        if diff:
+            raise ShardError(f"{root / MANIFEST} describes a different collection: " + "; ".join(diff))
+    else:
+        manifest = {"format": FORMAT, "version": VERSION, **identity, "shards": [], "episodes": 0, "growing": True}
+    first = int(manifest["episodes"])
+    index = max((e["index"] for e in manifest["shards"]), default=-1) + 1
+    manifest["shards"].append(_write_shard_entry(root, index, first, episodes))
+    manifest.update(episodes=first + len(episodes), complete=True, frames=_frames(manifest))
+    write_manifest(root, manifest)
+    return manifest["episodes"]
 
 
 def collect(source: Source, out: Path, episodes: int, steps: int, seed: int, episodes_per_shard: int = 16, progress: bool = True) -> CollectSummary:
@@ -93,22 +132,13 @@ def collect(source: Source, out: Path, episodes: int, steps: int, seed: int, epi
             for episode in source.generate(range(first, first + count), seed, steps):
                 batch.append(episode)
                 bar.update(1)
-            path = out / shard_name(k)
-            digest = write_shard(path, batch, first)
-            done[k] = {
-                "index": k,
-                "file": path.name,
-                "first_episode": first,
-                "episodes": count,
-                "lengths": [e.steps for e in batch],
-                "sha256": digest,
-            }
+            done[k] = _write_shard_entry(out, k, first, batch)
             manifest["shards"] = sorted(done.values(), key=lambda e: e["index"])
             write_manifest(out, manifest)
             written += 1
     finally:
         bar.close()
     manifest["complete"] = True
-    manifest["frames"] = sum(n + 1 for e in manifest["shards"] for n in e["lengths"])
+    manifest["frames"] = _frames(manifest)
     write_manifest(out, manifest)
     return CollectSummary(out, episodes, manifest["frames"], written, len(plan) - written, time.perf_counter() - start)

@@ -120,7 +120,8 @@ class _LossModule(nn.Module):
         return world_model_losses(self.model, obs, actions, rewards, horizon, self.weights)
 
 
-def _sample(dataset: WindowDataset, batch_size: int, generator: torch.Generator, device: torch.device) -> dict[str, Tensor]:
+def sample_windows(dataset: WindowDataset, batch_size: int, generator: torch.Generator, device: torch.device) -> dict[str, Tensor]:
+    """A batch of windows drawn uniformly with ``generator``: obs, actions and rewards stacked on ``device``."""
     index = torch.randint(len(dataset), (batch_size,), generator=generator)
     items = [dataset[int(i)] for i in index]
     return {key: torch.stack([item[key] for item in items]).to(device) for key in ("obs", "actions", "rewards")}
@@ -175,7 +176,7 @@ def train(config: TrainConfig) -> dict:
     bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.transition}")
     while step < config.steps:
         start = time.perf_counter()
-        batch = _sample(dataset, config.batch_size, sampler, device)
+        batch = sample_windows(dataset, config.batch_size, sampler, device)
         horizon = horizon_at(config, step)
         total, report = loss_module(batch["obs"], batch["actions"], batch["rewards"], horizon)
         optimizer.zero_grad(set_to_none=True)

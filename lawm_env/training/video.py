@@ -27,9 +27,19 @@ def write_prediction_video(model: WorldModel, window: dict[str, torch.Tensor], p
     obs, actions = window["obs"].to(device), window["actions"].to(device)
     predicted = predict_window(model, obs, actions)
     frames = np.concatenate([obs.cpu().numpy(), predicted.cpu().numpy()], axis=2)
+    return write_video(list(frames), path, fps)
+
+
+def write_video(frames: list[np.ndarray], path: str | Path, fps: int = 10) -> Path:
+    """Write uint8 (H, W, 3) frames to ``path`` (.mp4 or .gif) atomically (a temporary file, then a rename)."""
     path = Path(path)
+    if path.suffix not in (".mp4", ".gif"):
+        raise ValueError(f"video path must end in .mp4 or .gif, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    imageio.mimwrite(tmp, list(frames), fps=fps) if path.suffix == ".mp4" else imageio.mimwrite(tmp, list(frames), duration=1000 / fps)
+    if path.suffix == ".mp4":
+        imageio.mimwrite(tmp, frames, fps=fps)
+    else:
+        imageio.mimwrite(tmp, frames, duration=1000 / fps, loop=0)
     os.replace(tmp, path)
     return path

@@ -1,0 +1,50 @@
+"""Samplers of the planners: Gaussian perturbations clipped or truncated to a box, and colored (1/f^β) noise."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def truncated_normal(mean: Tensor, std: Tensor, low: Tensor, high: Tensor, population: int, generator: torch.Generator) -> Tensor:
+    """``population`` samples of N(mean, std²) truncated to [low, high] by inverse-CDF sampling.
+
+    mean and std are (horizon, action_dim); low and high broadcast to them. Returns (population, horizon, action_dim).
+    """
+    std = std.clamp(min=1e-6)
+    a = torch.special.ndtr((low - mean) / std)
+    b = torch.special.ndtr((high - mean) / std)
+    u = torch.rand((population, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+    p = (a + u * (b - a)).clamp(1e-7, 1 - 1e-7)
+    return torch.maximum(torch.minimum(mean + std * torch.special.ndtri(p), high), low)
+
+
+def clipped_normal(mean: Tensor, std: Tensor, low: Tensor, high: Tensor, population: int, generator: torch.Generator) -> Tensor:
+    """``population`` samples of N(mean, std²) clipped to [low, high]."""
+    noise = torch.randn((population, *mean.shape), generator=generator, device=mean.device, dtype=mean.dtype)
+    return torch.maximum(torch.minimum(mean + std * noise, high), low)
+
+
+def colored_noise(population: int, horizon: int, action_dim: int, beta: float, generator: torch.Generator,
+                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> Tensor:
+    """Unit-variance noise (population, horizon, action_dim) whose power spectrum over time falls as 1/f^β.
+
+    β = 0 is white noise; β = 2 is a random walk in spirit (smooth, low-frequency action sequences).
+    Every entry has unit variance (computed from the spectrum), so the planner's std keeps its meaning.
+    """
+    if horizon == 1 or beta == 0:
+        return torch.randn((population, horizon, action_dim), generator=generator, device=device, dtype=dtype)
+    freqs = torch.fft.rfftfreq(horizon, device=device, dtype=torch.float64)
+    freqs[0] = 1.0 / horizon  # a bounded DC component: constant offsets are explored too
+    scale = freqs.pow(-beta / 2)
+    # variance of each irfft output entry: (s_0² + 4 Σ_interior s_k² + [s_Nyquist² if horizon is even]) / horizon²
+    weights = torch.full_like(scale, 4.0)
+    weights[0] = 1.0
+    if horizon % 2 == 0:
+        weights[-1] = 1.0
+    std = (weights * scale.square()).sum().sqrt() / horizon
+    shape = (population, action_dim, freqs.numel())
+    real = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    imag = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    spectrum = torch.complex(real, imag) * (scale / std).to(dtype)
+    return torch.fft.irfft(spectrum, n=horizon).transpose(1, 2).contiguous()

@@ -1,0 +1,180 @@
+"""The world-model objective, the MPC agent, the demo and the model-based RL loop."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lawm_env.data.collection import append_episodes
+from lawm_env.data.episode import Episode
+from lawm_env.data.storage import ShardError, load_episodes
+from lawm_env.training.trainer import load_world_model
+from planners import CEM
+from planners.objective import ImaginedReturn
+from planners.mpc import MPCAgent
+
+
+@pytest.fixture()
+def model(tiny_checkpoint):
+    return load_world_model(tiny_checkpoint)
+
+
+def _start(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    q = torch.randn(4, generator=g) * 0.1
+    return q, q + 0.01 * torch.randn(4, generator=g), torch.zeros(1)
+
+
+def test_objective_equals_the_summed_imagined_rewards(model):
+    objective = ImaginedReturn(model, discount=0.9)
+    q_prev, q, u = _start(model)
+    objective.set_start(q_prev, q, u)
+    actions = torch.rand(6, 5, 1) * 2 - 1
+    returns = objective(actions)
+    with torch.no_grad():
+        _, imagined = model.rollout(model.start(q_prev.expand(6, -1), q.expand(6, -1), u.expand(6, -1)), actions)
+    assert imagined.converged.all()
+    expected = (imagined.rewards * 0.9 ** torch.arange(5.0)).sum(1)
+    torch.testing.assert_close(returns, expected)
+    assert objective.imagined_steps == 30
+    value = ImaginedReturn(model, discount=0.9, terminal_value=lambda state: state.q.sum(-1))
+    value.set_start(q_prev, q, u)
+    torch.testing.assert_close(value(actions), expected + 0.9**5 * imagined.positions[:, -1].sum(-1))
+
+
+def test_rewards_after_a_non_converged_solve_do_not_count(model, monkeypatch):
+    objective = ImaginedReturn(model)
+    objective.set_start(*_start(model))
+    actions = torch.zeros(3, 4, 1)
+    full = objective(actions)
+    original = model.step
+    calls = []
+
+    def failing_second_step(state, u):
+        state, info = original(state, u)
+        calls.append(1)
+        if len(calls) == 2:
+            info = info._replace(converged=torch.tensor([True, False, True]))
+        return state, info
+
+    monkeypatch.setattr(model, "step", failing_second_step)
+    cut = objective(actions)
+    with torch.no_grad():
+        _, imagined = model.rollout(model.start(*(x.expand(3, -1) for x in _start(model))), actions)
+    torch.testing.assert_close(cut[[0, 2]], full[[0, 2]])
+    torch.testing.assert_close(cut[1], imagined.rewards[1, 0])
+
+
+def test_objective_rejects_bad_starts(model):
+    objective = ImaginedReturn(model)
+    with pytest.raises(RuntimeError, match="set_start"):
+        objective(torch.zeros(2, 3, 1))
+    with pytest.raises(ValueError, match="start must be"):
+        objective.set_start(torch.zeros(3), torch.zeros(4), torch.zeros(1))
+
+
+def test_mpc_agent_acts_in_bounds_deterministically_and_explores(model):
+    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(4)]
+
+    def episode(explore: bool, seed: int = 0) -> list[np.ndarray]:
+        agent = MPCAgent(model, CEM(5, 1, population=16, elites=4, iterations=2), exploration_noise=0.5, seed=seed)
+        agent.reset(seed)
+        return [agent.act(f, explore) for f in frames]
+
+    plain = episode(False)
+    assert all(a.shape == (1,) and a.dtype == np.float32 and -1 <= a[0] <= 1 for a in plain)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, episode(False)))
+    noisy = episode(True)
+    assert not all(np.array_equal(a, b) for a, b in zip(plain, noisy))
+    assert all(-1 <= a[0] <= 1 for a in noisy)
+
+
+def test_mpc_agent_rejects_bad_frames_and_planners(model):
+    agent = MPCAgent(model, CEM(5, 1, population=8, elites=2, iterations=1))
+    with pytest.raises(ValueError, match="uint8"):
+        agent.act(np.zeros((64, 64, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        agent.act(np.zeros((32, 32, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="planner plans"):
+        MPCAgent(model, CEM(5, 2))
+    with pytest.raises(RuntimeError, match="no plan"):
+        agent.imagined_plan()
+
+
+def test_imagined_plan_decodes_the_plan(model):
+    agent = MPCAgent(model, CEM(5, 1, population=8, elites=2, iterations=1))
+    agent.reset(0)
+    agent.act(np.zeros((32, 32, 3), dtype=np.uint8))
+    plan = agent.imagined_plan()
+    assert plan.shape == (5, 32, 32, 3) and 0 <= float(plan.min()) and float(plan.max()) <= 1
+
+
+def _episode(steps: int, value: float) -> Episode:
+    return Episode(obs=np.full((steps + 1, 8, 8, 3), value, dtype=np.uint8), actions=np.zeros((steps, 1), np.float32),
+                   rewards=np.full(steps, value, np.float32), terminated=False, truncated=True)
+
+
+def test_append_episodes_grows_a_collection_and_guards_its_identity(tmp_path):
+    identity = {"source": "dmc:cartpole-swingup", "image_size": 8}
+    assert append_episodes(tmp_path, [_episode(3, 1)], identity) == 1
+    (tmp_path / "shard_00001.npz").write_bytes(b"leftover of an interrupted append")
+    assert append_episodes(tmp_path, [_episode(4, 2), _episode(2, 3)], identity) == 3
+    episodes = load_episodes(tmp_path)
+    assert [e.steps for e in episodes] == [3, 4, 2] and [float(e.rewards[0]) for e in episodes] == [1, 2, 3]
+    with pytest.raises(ShardError, match="different collection"):
+        append_episodes(tmp_path, [_episode(3, 1)], {**identity, "image_size": 16})
+    with pytest.raises(ValueError, match="at least one"):
+        append_episodes(tmp_path, [], identity)
+
+
+TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
+             "--online.train-steps", "1", "--online.batch-size", "2", "--online.window", "4", "--online.latent-dim", "4",
+             "--online.hidden", "16", "--online.channels", "8", "--online.threads", "1", "--online.device", "cpu",
+             "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1", "--planner.horizon", "3"]
+
+
+def _returns(path) -> list[tuple]:
+    with open(path / "returns.csv") as f:
+        return [(r["episode"], r["kind"], r["env_steps"], r["return"], r["train_steps"]) for r in csv.DictReader(f)]
+
+
+def test_mbrl_loop_logs_returns_and_resumes_exactly(tmp_path, capsys):
+    from lawm_env.cli import main
+
+    main(["mbrl", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP])
+    main(["mbrl", "--online.out", str(tmp_path / "twice"), "--online.iterations", "2", *TINY_LOOP])
+    main(["mbrl", "--online.out", str(tmp_path / "twice"), "--online.iterations", "3", *TINY_LOOP])
+    once, twice = _returns(tmp_path / "once"), _returns(tmp_path / "twice")
+    assert [r[:3] for r in once] == [("0", "random", "6"), ("1", "agent", "12"), ("2", "agent", "18"), ("3", "agent", "24")]
+    assert once == twice
+    assert len(load_episodes(tmp_path / "once" / "data")) == 4
+    assert "4 episodes, 24 env steps" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="other options"):
+        main(["mbrl", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--online.exploration-noise", "0.1"])
+
+
+def test_mbrl_loop_recovers_records_of_appended_episodes(tmp_path):
+    from lawm_env.cli import main
+
+    out = tmp_path / "run"
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "1", *TINY_LOOP])
+    state = json.loads((out / "online.json").read_text())
+    (out / "online.json").write_text(json.dumps({"records": state["records"][:1]}))  # interrupted before the save
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "1", *TINY_LOOP])
+    assert [r[:3] for r in _returns(out)] == [("0", "random", "6"), ("1", "agent", "12")]
+
+
+def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
+    from lawm_env.cli import main
+
+    main(["demo", "--steps", "3", "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1",
+          "--out", str(tmp_path), "--threads", "1", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert "MPC return" in out and "random return" in out and "plan ms/action" in out
+    videos = sorted(p.name for p in tmp_path.iterdir())
+    assert videos == ["mpc_cartpole-swingup_seed0.gif", "mpc_cartpole-swingup_seed0.mp4"]
+    assert (tmp_path / videos[1]).stat().st_size > 0
