@@ -234,3 +234,34 @@ def test_agent_acts_updates_and_restores(device):
     state = model.start(zeros, zeros, torch.zeros(3, 1, device=device))
     assert agent.value(state).shape == (3,)
     assert np.isfinite(agent.imagined_episode_return(5))
+
+
+# --------------------------------------------------------------------------------------- the online loop
+TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
+             "--online.train-steps", "2", "--online.batch-size", "2", "--online.window", "4", "--online.latent-dim", "4",
+             "--online.hidden", "16", "--online.channels", "8", "--online.threads", "1", "--online.device", "cpu",
+             "--agent.horizon", "3", "--agent.starts", "8", "--agent.hidden", "16"]
+
+
+def test_actor_critic_loop_logs_real_and_imagined_returns_and_resumes_exactly(tmp_path, capsys):
+    import csv
+
+    from lawm_env.cli import main
+
+    main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "2", *TINY_LOOP])
+    main(["actor-critic", "--online.out", str(tmp_path / "twice"), "--online.iterations", "1", *TINY_LOOP])
+    main(["actor-critic", "--online.out", str(tmp_path / "twice"), "--online.iterations", "2", *TINY_LOOP])
+
+    def rows(run: str, name: str) -> list[dict]:
+        with open(tmp_path / run / name) as f:
+            return list(csv.DictReader(f))
+
+    once, twice = rows("once", "returns.csv"), rows("twice", "returns.csv")
+    assert [(r["kind"], r["env_steps"]) for r in once] == [("random", "6"), ("agent", "12"), ("agent", "18")]
+    assert [r["return"] for r in once] == [r["return"] for r in twice]  # the resumed run collects the same episodes
+    logged = rows("once", "actor_critic/metrics.csv")
+    assert [r["step"] for r in logged] == ["12", "18"] and all(np.isfinite(float(r["imagined_return"])) for r in logged)
+    assert [r["real_return"] for r in logged] == [r["real_return"] for r in rows("twice", "actor_critic/metrics.csv")]
+    assert "imagined" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="other actor-critic options"):
+        main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--agent.entropy", "0.1"])
