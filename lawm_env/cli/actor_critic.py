@@ -6,7 +6,6 @@ rerun the same command (with a larger --online.iterations to extend) to resume."
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +13,9 @@ from pathlib import Path
 import torch
 
 from agents import ActorCriticAgent, ActorCriticConfig
-from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel
 from lawm_env.training.logs import MetricsLog
-from lawm_env.training.online import OnlineConfig, OnlineRun, resume_summary, run_online
+from lawm_env.training.online import OnlineConfig, OnlineRun, pin_options, resume_summary, run_online
 
 AGENT_OPTIONS = "actor_critic.json"
 
@@ -31,24 +29,12 @@ class Config:
     """The actor-critic trained in imagination."""
 
 
-def check_agent_options(out: Path, config: ActorCriticConfig) -> None:
-    """A resumed run must use the actor-critic options it started with."""
-    path, options = out / AGENT_OPTIONS, config.to_dict()
-    if path.exists():
-        saved = json.loads(path.read_text())
-        diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in options.items() if saved.get(k) != v]
-        if diff:
-            raise ValueError(f"{out} is a run with other actor-critic options; use another --online.out. " + "; ".join(diff))
-    else:
-        atomic_write(path, lambda f: f.write(json.dumps(options, indent=1, sort_keys=True).encode()))
-
-
 def run(config: Config) -> None:
     if config.online.threads > 0:
         torch.set_num_threads(config.online.threads)
     out = Path(config.online.out)
     resume_step = OnlineRun(config.online).env_steps  # also checks the loop's options against the run's
-    check_agent_options(out, config.agent)
+    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options")
     metrics = MetricsLog(out / "actor_critic", resume_step=resume_step)
     agents: list[ActorCriticAgent] = []
 
