@@ -14,11 +14,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS: dict[str, list[str]] = {
     "pendulum_energy.py": ["--steps", "300", "--out", "{tmp}/pendulum_energy.png"],
     "open_loop_psnr.py": ["--data", "{data}", "--runs", "{tmp}/run/checkpoint", "--horizons", "1", "3", "--windows", "4"],
+    "sb3_in_lawm.py": ["--checkpoint", "{tmp}/tiny64", "--timesteps", "64", "--num-envs", "4", "--n-steps", "16",
+                       "--imagined-episodes", "2", "--real-episodes", "1", "--real-steps", "3"],
 }
 
 
 def _prepare(name: str, tmp_path: Path, data: Path) -> None:
-    """Artifacts an example needs: a tiny trained run for the evaluation scripts."""
+    """Artifacts an example needs: a tiny trained run for the evaluation scripts, a tiny 64x64 model of the
+    real task for the SB3 script."""
+    if name == "sb3_in_lawm.py":
+        from conftest import make_tiny_checkpoint
+
+        make_tiny_checkpoint(tmp_path / "tiny64", image_size=64)
     if name == "open_loop_psnr.py":
         from lawm_env.training.trainer import TrainConfig, train
 
@@ -34,7 +41,7 @@ def test_every_example_has_a_tiny_budget():
 def test_example_runs(name, tmp_path, tiny_pendulum):
     _prepare(name, tmp_path, tiny_pendulum)
     args = [a.format(tmp=tmp_path, data=tiny_pendulum) for a in TINY_ARGS[name]]
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, str(ROOT / "examples" / name), *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -14,6 +14,7 @@ import tyro
 
 # name -> module that defines `Config` and `run(config)`.
 COMMANDS: dict[str, str] = {
+    "actor-critic": "lawm_env.cli.actor_critic",
     "bench": "lawm_env.cli.bench",
     "bench-data": "lawm_env.cli.bench_data",
     "collect": "lawm_env.cli.collect",

@@ -112,6 +112,19 @@ def episode_steps(config: OnlineConfig) -> int:
     return config.episode_steps or math.ceil(1000 / get_task(config.task).action_repeat)
 
 
+def pin_options(path: Path, options: dict, what: str) -> None:
+    """Record a run's ``options`` in ``path`` (JSON) the first time; later, raise a ValueError naming every
+    option that differs from the recorded ones (``what`` names them in the message)."""
+    if path.exists():
+        saved = json.loads(path.read_text())
+        diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in options.items() if saved.get(k) != v]
+        if diff:
+            raise ValueError(f"{path.parent} is a run with other {what}; use another --out. " + "; ".join(diff))
+    else:
+        text = json.dumps(options, indent=1, sort_keys=True).encode()
+        atomic_write(path, lambda f: f.write(text))
+
+
 class OnlineRun:
     """The state of a run directory: its episode records (online.json) and the collection they describe."""
 
@@ -123,16 +136,8 @@ class OnlineRun:
         self._recover_records()
 
     def _check_options(self) -> None:
-        path = self.root / "options.json"
         fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
-        if path.exists():
-            saved = json.loads(path.read_text())
-            diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in fixed.items() if saved.get(k) != v]
-            if diff:
-                raise ValueError(f"{self.root} is a run with other options; use another --out. " + "; ".join(diff))
-        else:
-            text = json.dumps(fixed, indent=1, sort_keys=True).encode()
-            atomic_write(path, lambda f: f.write(text))
+        pin_options(self.root / "options.json", fixed, "options")
 
     def _recover_records(self) -> None:
         """Records of episodes that reached the data but not online.json (an interruption in between)."""

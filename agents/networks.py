@@ -1,0 +1,73 @@
+"""Actor and critic on the latent state (q_k, (q_k - q_{k-1})/h), the same vector as LaWM-v0's latent observation."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lawm_env.model import TransitionState
+from lawm_env.networks import mlp
+
+
+def latent_features(state: TransitionState, dt: float) -> Tensor:
+    """Positions and velocities of the pair (q_{k-1}, q_k): (batch, 2d)."""
+    return torch.cat([state.q, (state.q - state.q_prev) / dt], -1)
+
+
+class ActionSample(NamedTuple):
+    """Actions drawn by the actor with what the losses need."""
+
+    action: Tensor
+    """tanh-squashed sample in (-1, 1): (batch, action_dim); reparameterized, so differentiable."""
+    log_prob: Tensor
+    """log π(a|s) of the squashed sample, tanh's change of variables included: (batch,)."""
+
+
+class Actor(nn.Module):
+    """π(a|s) = tanh(N(μ(s), σ(s)²)) with σ in [min_std, max_std]."""
+
+    def __init__(self, feature_dim: int, action_dim: int, hidden: int = 128, depth: int = 2,
+                 min_std: float = 0.1, max_std: float = 1.0) -> None:
+        super().__init__()
+        self.net = mlp(feature_dim, 2 * action_dim, hidden, depth)
+        self.min_std, self.max_std = min_std, max_std
+
+    def distribution(self, features: Tensor) -> tuple[Tensor, Tensor]:
+        """Mean and standard deviation of the Gaussian before the tanh."""
+        mean, raw_std = self.net(features).chunk(2, -1)
+        return mean, self.min_std + (self.max_std - self.min_std) * torch.sigmoid(raw_std + 2.0)
+
+    def sample(self, features: Tensor, generator: torch.Generator | None = None) -> ActionSample:
+        """A reparameterized sample (noise from ``generator``, or torch's global generator)."""
+        mean, std = self.distribution(features)
+        z = mean + std * torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        log_prob = (-0.5 * ((z - mean) / std).square() - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        # log |d tanh(z)/dz| = 2 (log 2 - z - softplus(-2z)), stable for large |z|
+        log_prob = log_prob - (2.0 * (math.log(2.0) - z - F.softplus(-2.0 * z))).sum(-1)
+        return ActionSample(torch.tanh(z), log_prob)
+
+    def mode(self, features: Tensor) -> Tensor:
+        """The deterministic action tanh(μ(s))."""
+        return torch.tanh(self.distribution(features)[0])
+
+
+class Critic(nn.Module):
+    """V(s): a scalar per latent state."""
+
+    def __init__(self, feature_dim: int, hidden: int = 128, depth: int = 2) -> None:
+        super().__init__()
+        self.net = mlp(feature_dim, 1, hidden, depth)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net(features).squeeze(-1)
+
+
+@torch.no_grad()
+def ema_update(target: nn.Module, source: nn.Module, rate: float) -> None:
+    """target ← (1 - rate)·target + rate·source, parameter by parameter."""
+    for t, s in zip(target.parameters(), source.parameters()):
+        t.lerp_(s, rate)
