@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from lawm_env.model import DELTransition, WorldModel
@@ -43,8 +44,11 @@ def _frame_errors(error: Tensor) -> Tensor:
 
 
 def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
-    """Mean of ``values`` over the entries with weight 1 (zero, with a graph, when there are none)."""
-    return (values * weights).sum() / weights.sum().clamp(min=1.0)
+    """Mean of ``values`` over the entries with weight 1 (zero, with a graph, when there are none). Entries
+    with weight 0 are selected away, not multiplied by 0, so a NaN or Inf there (a diverged imagined step)
+    cannot reach the loss or its gradient."""
+    kept = weights > 0
+    return torch.where(kept, values, torch.zeros_like(values)).sum() / kept.sum().clamp(min=1).to(values.dtype)
 
 
 def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards: Tensor, horizon: int,
