@@ -119,3 +119,18 @@ def test_masked_steps_with_nan_do_not_reach_the_loss_or_gradient():
     assert float(mean) == 2.0
     assert torch.isfinite(values.grad).all() and float(values.grad[0, 2]) == 0.0
     assert float(_masked_mean(values.detach(), torch.zeros(2, 3))) == 0.0
+
+
+def test_moving_pixels_and_foreground_weight():
+    """The mask marks exactly the pixels a moving square covers; the weight scales their error only."""
+    from lawm_env.training.losses import _frame_errors, moving_pixels
+
+    frames = torch.zeros(1, 5, 8, 8, 3)
+    for t in range(5):
+        frames[0, t, 2, t : t + 2] = 1.0  # a 1x2 bar sliding right
+    mask = moving_pixels(frames)
+    assert mask.shape == (1, 5, 8, 8, 1)
+    torch.testing.assert_close(mask[..., 0], frames.amax(-1))
+    error = torch.full_like(frames, 0.5)
+    plain, weighted = _frame_errors(error), _frame_errors(error, 1.0 + 9.0 * mask)
+    torch.testing.assert_close(weighted - plain, 9.0 * 0.25 * 3 * mask.sum(dim=(-3, -2, -1)))

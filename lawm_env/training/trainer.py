@@ -99,7 +99,8 @@ class TrainConfig:
                 "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
         identity = {k: getattr(self, k) for k in keys}
         identity["data"] = str(Path(self.data).resolve())
-        identity["weights"] = asdict(self.weights)
+        # loss options added later are left out at their neutral default, so older runs still resume
+        identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k == "foreground" and v == 0.0)}
         return identity
 
 
