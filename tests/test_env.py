@@ -183,3 +183,32 @@ def test_export_for_the_env_stores_episode_length_and_real_initial_states(tiny_c
     env = gym.make("LaWM-v0", checkpoint=str(out), obs_type="latent")
     obs, _ = env.reset(seed=0)
     assert any(np.allclose(obs[:4], q.numpy(), atol=1e-6) for q in states.pairs.q)
+
+
+@pytest.mark.parametrize("end_on_divergence", [True, False])
+def test_a_failed_del_solve_ends_the_episode_without_reward(tiny_checkpoint, monkeypatch, end_on_divergence):
+    from lawm_env.envs.vector import LaWMVectorEnv
+
+    venv = LaWMVectorEnv(3, checkpoint=str(tiny_checkpoint), obs_type="latent", end_on_divergence=end_on_divergence)
+    venv.reset(seed=0)
+    model, original, calls = venv.model, venv.model.step, []
+
+    def second_step_fails_in_env_1(state, u):
+        state, info = original(state, u)
+        calls.append(1)
+        if len(calls) == 2:
+            info = info._replace(converged=torch.tensor([True, False, True]))
+        return state, info
+
+    monkeypatch.setattr(model, "step", second_step_fails_in_env_1)
+    actions = np.zeros((3, 1), dtype=np.float32)
+    _, first, _, truncated, _ = venv.step(actions)
+    assert not truncated.any() and (first != 0).all()
+    _, rewards, terminated, truncated, info = venv.step(actions)
+    assert not terminated.any() and not info["converged"][1]
+    if end_on_divergence:
+        assert truncated.tolist() == [False, True, False] and rewards[1] == 0.0 and rewards[0] != 0.0
+        venv.step(actions)
+        assert venv.sim.steps.tolist() == [3, 0, 3]  # env 1 was reset by the NEXT_STEP autoreset
+    else:
+        assert not truncated.any() and rewards[1] != 0.0

@@ -108,20 +108,23 @@ class LaWMEnv(gym.Env):
             "real" (reset the real dm-control task and encode its frames) or "auto".
         data: a collection directory for ``init="dataset"``.
         max_episode_steps: episode length (default: the task's, from the model's metadata).
+        end_on_divergence: a step whose DEL solve did not converge earns no reward and truncates the episode
+            (``info["converged"]`` is False on it); False keeps stepping from wherever the solver stopped.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 12}
 
     def __init__(self, checkpoint: str | Path | None = None, obs_type: ObsType = "pixels", device: str = "auto",
                  render_mode: str | None = None, init: InitSource = "auto", data: str | None = None,
-                 max_episode_steps: int | None = None) -> None:
+                 max_episode_steps: int | None = None, end_on_divergence: bool = True) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         path = resolve_checkpoint(checkpoint)
         model, meta = load_model(path, get_device(device))
         self.model, self.render_mode, self.obs_type = model, render_mode, obs_type
         steps = max_episode_steps or int(meta.get("episode_steps", 1000))
-        self.sim = LatentSimulator(model, 1, obs_type, make_initial_states(init, model, path, meta, data), steps)
+        self.sim = LatentSimulator(model, 1, obs_type, make_initial_states(init, model, path, meta, data), steps,
+                                   end_on_divergence)
         self.observation_space = observation_space(model, obs_type)
         self.action_space = gym.spaces.Box(-1.0, 1.0, shape=(model.config.action_dim,), dtype=np.float32)
         self.spec_task = meta.get("data_source")

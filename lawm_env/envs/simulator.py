@@ -18,18 +18,22 @@ ObsType = Literal["pixels", "latent"]
 class LatentSimulator:
     """Holds N latent states (q_{k-1}, q_k), steps them with the world model, observes pixels or latents.
 
+    With ``end_on_divergence`` (the default) a step whose DEL solve did not converge earns no reward and
+    truncates its episode, so agents trained inside the model cannot harvest rewards from diverged latents.
+
     Latent observations are (q_k, (q_k - q_{k-1})/h): positions and velocities, the Markov state of a
     second-order system. Pixel observations are the decoded frames of q_k.
     """
 
     def __init__(self, model: WorldModel, num_envs: int, obs_type: ObsType, initial_states: InitialStates,
-                 max_episode_steps: int) -> None:
+                 max_episode_steps: int, end_on_divergence: bool = True) -> None:
         if obs_type not in ("pixels", "latent"):
             raise ValueError(f"obs_type must be 'pixels' or 'latent', got {obs_type!r}")
         if num_envs < 1 or max_episode_steps < 1:
             raise ValueError(f"need num_envs >= 1 and max_episode_steps >= 1, got {num_envs}, {max_episode_steps}")
         self.model, self.num_envs, self.obs_type = model, num_envs, obs_type
         self.initial_states, self.max_episode_steps = initial_states, max_episode_steps
+        self.end_on_divergence = end_on_divergence
         self.device = next(model.parameters()).device
         self.action_dim, self.latent_dim = model.config.action_dim, model.config.latent_dim
         self.state: TransitionState | None = None
@@ -72,6 +76,10 @@ class LatentSimulator:
         self.state = state
         self.steps += 1
         truncated = self.steps >= self.max_episode_steps
+        if self.end_on_divergence:  # past a failed DEL solve the model vouches for nothing: no reward, episode over
+            diverged = ~info.converged
+            rewards = torch.where(diverged, torch.zeros_like(rewards), rewards)
+            truncated = truncated | diverged.cpu()
         transition = self.model.transition
         latent_energy = transition.energy(state) if isinstance(transition, DELTransition) else torch.full_like(rewards, float("nan"))
         extras = {"del_residual": info.residual, "newton_iterations": info.iterations, "converged": info.converged,

@@ -37,12 +37,13 @@ class LaWMVectorEnv(gym.vector.VectorEnv):
 
     def __init__(self, num_envs: int = 1, checkpoint: str | Path | None = None, obs_type: ObsType = "pixels",
                  device: str = "auto", render_mode: str | None = None, init: InitSource = "auto", data: str | None = None,
-                 max_episode_steps: int | None = None) -> None:
+                 max_episode_steps: int | None = None, end_on_divergence: bool = True) -> None:
         path = resolve_checkpoint(checkpoint)
         model, meta = load_model(path, get_device(device))
         self.model, self.num_envs, self.render_mode = model, num_envs, render_mode
         steps = max_episode_steps or int(meta.get("episode_steps", 1000))
-        self.sim = LatentSimulator(model, num_envs, obs_type, make_initial_states(init, model, path, meta, data), steps)
+        self.sim = LatentSimulator(model, num_envs, obs_type, make_initial_states(init, model, path, meta, data), steps,
+                                   end_on_divergence)
         self.single_observation_space = observation_space(model, obs_type)
         self.single_action_space = gym.spaces.Box(-1.0, 1.0, shape=(model.config.action_dim,), dtype=np.float32)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
