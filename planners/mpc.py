@@ -62,10 +62,11 @@ class MPCAgent:
         start = time.perf_counter()
         self.last_plan = self.planner.plan(self.objective)
         self.plan_seconds.append(time.perf_counter() - start)
-        action = self.last_plan.actions[0].to(self.device)
+        action = self.last_plan.actions[0]
         if explore and self.exploration_noise > 0:
             noise = torch.as_tensor(self.rng.normal(0.0, self.exploration_noise, action.shape), dtype=action.dtype, device=action.device)
-            action = self.planner.clip((action + noise).to(self.planner.low.device)).to(self.device)
+            action = self.planner.clip(action + noise)
+        action = action.to(self.device)
         self._q_prev, self._u_prev = q, action
         return action.float().cpu().numpy()
 

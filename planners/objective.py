@@ -29,7 +29,6 @@ class ImaginedReturn:
         self.model, self.discount, self.terminal_value = model, discount, terminal_value
         self.start: tuple[Tensor, Tensor, Tensor] | None = None
         self.imagined_steps = 0
-        self.last_rollout: tuple[Tensor, Tensor] | None = None
 
     def set_start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> None:
         """The current latent pair (q_{k-1}, q_k) reached under u_{k-1}; each of shape (d,) or (m,)."""
@@ -40,6 +39,18 @@ class ImaginedReturn:
 
     @torch.no_grad()
     def __call__(self, actions: Tensor) -> Tensor:
+        positions, returns = self._rollout(actions)
+        self.imagined_steps += positions.shape[0] * positions.shape[1]
+        return returns
+
+    @torch.no_grad()
+    def imagine(self, actions: Tensor) -> Tensor:
+        """Latent positions q_{k+1} … q_{k+H} of one plan (H, m) from the start: (H, d). Not counted in
+        ``imagined_steps``, which measures the planner's work."""
+        return self._rollout(actions[None])[0][0]
+
+    def _rollout(self, actions: Tensor) -> tuple[Tensor, Tensor]:
+        """Imagined positions (pop, H, d) and returns (pop,) of (pop, H, m) actions from the start."""
         if self.start is None:
             raise RuntimeError("call set_start() before evaluating the objective")
         population, horizon, _ = actions.shape
@@ -51,12 +62,4 @@ class ImaginedReturn:
         returns = (imagined.rewards * valid * weights).sum(1)
         if self.terminal_value is not None:
             returns = returns + self.discount**horizon * valid[:, -1] * self.terminal_value(final)
-        self.imagined_steps += population * horizon
-        self.last_rollout = (imagined.positions, returns)
-        return returns
-
-    @torch.no_grad()
-    def imagine(self, actions: Tensor) -> Tensor:
-        """Latent positions q_{k+1} … q_{k+H} of one plan (H, m) from the start: (H, d)."""
-        self(actions[None])
-        return self.last_rollout[0][0]
+        return imagined.positions, returns

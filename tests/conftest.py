@@ -64,3 +64,4 @@ def tiny_checkpoint(tmp_path_factory):
 def tiny_checkpoint64(tmp_path_factory):
     """Like ``tiny_checkpoint`` at the real 64x64 frame size (what SB3's CnnPolicy and dm-control use)."""
     return make_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny64", image_size=64)
+

@@ -11,6 +11,7 @@ import torch
 
 import lawm_env  # noqa: F401  (registers LaWM-v0)
 from lawm_env.envs.sb3 import LaWMVecEnv
+from tests.solver_faults import fail_second_solve
 
 
 def _make(checkpoint, **kw):
@@ -191,16 +192,7 @@ def test_a_failed_del_solve_ends_the_episode_without_reward(tiny_checkpoint, mon
 
     venv = LaWMVectorEnv(3, checkpoint=str(tiny_checkpoint), obs_type="latent", end_on_divergence=end_on_divergence)
     venv.reset(seed=0)
-    model, original, calls = venv.model, venv.model.step, []
-
-    def second_step_fails_in_env_1(state, u):
-        state, info = original(state, u)
-        calls.append(1)
-        if len(calls) == 2:
-            info = info._replace(converged=torch.tensor([True, False, True]))
-        return state, info
-
-    monkeypatch.setattr(model, "step", second_step_fails_in_env_1)
+    fail_second_solve(monkeypatch, venv.model, [True, False, True])  # the second step fails in env 1
     actions = np.zeros((3, 1), dtype=np.float32)
     _, first, _, truncated, _ = venv.step(actions)
     assert not truncated.any() and (first != 0).all()

@@ -16,6 +16,7 @@ from lawm_env.training.trainer import load_world_model
 from planners import CEM
 from planners.objective import ImaginedReturn
 from planners.mpc import MPCAgent
+from tests.solver_faults import fail_second_solve
 
 
 @pytest.fixture()
@@ -51,17 +52,7 @@ def test_rewards_after_a_non_converged_solve_do_not_count(model, monkeypatch):
     objective.set_start(*_start(model))
     actions = torch.zeros(3, 4, 1)
     full = objective(actions)
-    original = model.step
-    calls = []
-
-    def failing_second_step(state, u):
-        state, info = original(state, u)
-        calls.append(1)
-        if len(calls) == 2:
-            info = info._replace(converged=torch.tensor([True, False, True]))
-        return state, info
-
-    monkeypatch.setattr(model, "step", failing_second_step)
+    fail_second_solve(monkeypatch, model, [True, False, True])
     cut = objective(actions)
     with torch.no_grad():
         _, imagined = model.rollout(model.start(*(x.expand(3, -1) for x in _start(model))), actions)

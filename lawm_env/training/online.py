@@ -14,7 +14,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -144,7 +144,7 @@ class OnlineRun:
         if not (self.root / "data" / MANIFEST).exists():
             return
         stored = read_manifest(self.root / "data")["episodes"]
-        known = sum(r["kind"] != "eval" for r in self.records)
+        known = self.data_episodes
         if stored > known:
             for index, episode in enumerate(load_episodes(self.root / "data")[known:], start=known):
                 kind = "random" if index < self.config.seed_episodes else "agent"

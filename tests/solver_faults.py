@@ -1,0 +1,19 @@
+"""A forced DEL-solve failure for tests of what happens after one."""
+
+from __future__ import annotations
+
+import torch
+
+
+def fail_second_solve(monkeypatch, model, converged: list[bool]) -> None:
+    """Make ``model.step`` report ``converged`` (one flag per batch row) on its second call from now."""
+    original, calls = model.step, []
+
+    def step(state, u):
+        state, info = original(state, u)
+        calls.append(1)
+        if len(calls) == 2:
+            info = info._replace(converged=torch.tensor(converged))
+        return state, info
+
+    monkeypatch.setattr(model, "step", step)
