@@ -169,3 +169,22 @@ def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
     videos = sorted(p.name for p in tmp_path.iterdir())
     assert videos == ["mpc_cartpole-swingup_seed0.gif", "mpc_cartpole-swingup_seed0.mp4"]
     assert (tmp_path / videos[1]).stat().st_size > 0
+
+
+def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
+    from lawm_env.training.losses import LossWeights
+    from lawm_env.training.online import OnlineConfig, OnlineRun
+
+    weighted = OnlineConfig(out=str(tmp_path / "run"), weights=LossWeights(foreground=20.0))
+    assert weighted.train_config(10).weights.foreground == 20.0
+    OnlineRun(weighted)
+    with pytest.raises(ValueError, match="weights"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "run")))
+    plain = OnlineConfig(out=str(tmp_path / "old"))
+    OnlineRun(plain)
+    options = json.loads((tmp_path / "old" / "options.json").read_text())
+    del options["weights"]  # as a run recorded before the option existed
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="foreground"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), weights=LossWeights(foreground=20.0)))

@@ -14,7 +14,7 @@ import io
 import json
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -31,6 +31,7 @@ from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
 from lawm_env.devices import get_device
 from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel, WorldModelConfig
+from lawm_env.training.losses import LossWeights
 from lawm_env.training.trainer import CHECKPOINT_DIR, TrainConfig, sample_windows, train
 
 
@@ -70,7 +71,7 @@ class OnlineConfig:
     train_steps: int = 100
     """World-model (and agent) updates per iteration."""
     exploration_noise: float = 0.3
-    """Std of the Gaussian noise the agent adds to its actions while collecting."""
+    """Std of the Gaussian noise the MPC agent adds to its actions while collecting (the actor-critic samples its policy)."""
     eval_every: int = 0
     """Every this many iterations, one extra episode without exploration (not added to the data; 0: never)."""
     transition: str = "lawm"
@@ -89,6 +90,8 @@ class OnlineConfig:
     """Steps per training window."""
     lr: float = 3e-4
     """World-model Adam learning rate."""
+    weights: LossWeights = field(default_factory=LossWeights)
+    """World-model loss weights (``--online.weights.foreground 20`` keeps a thin pole in the frame loss)."""
     device: str = "auto"
     """'auto', 'cpu' or 'cuda'."""
     threads: int = 0
@@ -100,7 +103,7 @@ class OnlineConfig:
         return TrainConfig(data=str(out / "data"), out=str(out / "world_model"), transition=self.transition,  # type: ignore[arg-type]
                            lagrangian=self.lagrangian, latent_dim=self.latent_dim, hidden=self.hidden, channels=self.channels,  # type: ignore[arg-type]
                            steps=steps,
-                           batch_size=self.batch_size, window=self.window, lr=self.lr, seed=self.seed, device=self.device,
+                           batch_size=self.batch_size, window=self.window, lr=self.lr, weights=self.weights, seed=self.seed, device=self.device,
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
@@ -112,11 +115,12 @@ def episode_steps(config: OnlineConfig) -> int:
     return config.episode_steps or math.ceil(1000 / get_task(config.task).action_repeat)
 
 
-def pin_options(path: Path, options: dict, what: str) -> None:
+def pin_options(path: Path, options: dict, what: str, added: dict | None = None) -> None:
     """Record a run's ``options`` in ``path`` (JSON) the first time; later, raise a ValueError naming every
-    option that differs from the recorded ones (``what`` names them in the message)."""
+    option that differs from the recorded ones (``what`` names them in the message). ``added`` gives the
+    values of options introduced after a run was recorded, read for a file that lacks them."""
     if path.exists():
-        saved = json.loads(path.read_text())
+        saved = {**(added or {}), **json.loads(path.read_text())}
         diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in options.items() if saved.get(k) != v]
         if diff:
             raise ValueError(f"{path.parent} is a run with other {what}; use another --out. " + "; ".join(diff))
@@ -137,7 +141,8 @@ class OnlineRun:
 
     def _check_options(self) -> None:
         fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
-        pin_options(self.root / "options.json", fixed, "options")
+        # runs recorded before the loss weights were an option trained with the default ones
+        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights())})
 
     def _recover_records(self) -> None:
         """Records of episodes that reached the data but not online.json (an interruption in between)."""
