@@ -30,11 +30,25 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _new_file_mode(path: Path) -> int:
+    """Permissions of the file ``path`` is about to be: its current ones, else what ``open`` would create
+    (0o666 less the umask), not the owner-only 0o600 of a temporary file."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    """Call ``write(file)`` on a temporary file beside ``path``, fsync it, then rename it over ``path``
+    (which keeps its permissions; a new file gets those ``open`` would give it)."""
     path = Path(path)
+    mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -77,6 +77,15 @@ def test_failed_write_leaves_no_file(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_atomic_write_gives_the_permissions_of_open(tmp_path: Path):
+    (tmp_path / "plain").write_bytes(b"x")
+    atomic_write(tmp_path / "atomic", lambda f: f.write(b"x"))
+    assert (tmp_path / "atomic").stat().st_mode == (tmp_path / "plain").stat().st_mode  # not a temp file's 0o600
+    (tmp_path / "atomic").chmod(0o640)
+    atomic_write(tmp_path / "atomic", lambda f: f.write(b"y"))
+    assert (tmp_path / "atomic").stat().st_mode & 0o777 == 0o640 and (tmp_path / "atomic").read_bytes() == b"y"
+
+
 def _collect(out: Path, episodes: int = 7, source: object | None = None) -> None:
     collect(source or SyntheticSource("pendulum", 32), out, episodes, steps=12, seed=5, episodes_per_shard=3, progress=False)
 
