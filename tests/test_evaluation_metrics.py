@@ -7,7 +7,7 @@ import torch
 
 from lawm_env.evaluation.background import background_consistency, dilate, estimate_background, object_mask
 from lawm_env.evaluation.geometry import apply_affine, body_centroids, fit_affine, mask_centroid, position_error
-from lawm_env.evaluation.metrics import psnr, ssim
+from lawm_env.evaluation.metrics import masked_psnr, psnr, ssim
 from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_drift
 from lawm_env.evaluation.probe import fit_probe, latent_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk, translate
@@ -21,6 +21,20 @@ def test_psnr_known_values():
     target = frames * 0.5
     assert torch.allclose(psnr(shifted, target), torch.full((3,), 20.0), atol=1e-4)  # MSE 0.01 -> 20 dB
     assert psnr(torch.zeros(4, 2, 2, 3), torch.ones(4, 2, 2, 3)).abs().max() < 1e-6  # MSE 1 -> 0 dB
+
+
+def test_masked_psnr_scores_only_the_masked_pixels():
+    target = torch.zeros(2, 4, 4, 3)
+    predicted = target.clone()
+    predicted[:, :2] = 0.1  # an error of 0.1 on the top half only
+    mask = torch.zeros(2, 4, 4, 1)
+    mask[0, :2] = 1  # frame 0: the top half; frame 1: nothing
+    scores = masked_psnr(predicted, target, mask)
+    assert abs(float(scores[0]) - 20.0) < 1e-4 and torch.isnan(scores[1])  # MSE 0.01 where it counts
+    assert abs(float(psnr(predicted, target)[0]) - 23.0103) < 1e-3  # diluted by the unmasked half
+    assert float(masked_psnr(predicted, target, 1 - mask)[0]) > 90  # the error lies outside the complement
+    with pytest.raises(ValueError, match="mask"):
+        masked_psnr(predicted, target, mask[..., 0])
 
 
 def test_psnr_rejects_mismatched_shapes():

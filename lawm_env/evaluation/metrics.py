@@ -15,6 +15,17 @@ def psnr(predicted: Tensor, target: Tensor, eps: float = 1e-10) -> Tensor:
     return 10.0 * torch.log10(1.0 / (mse + eps))
 
 
+def masked_psnr(predicted: Tensor, target: Tensor, mask: Tensor, eps: float = 1e-10) -> Tensor:
+    """PSNR in dB per frame over the pixels where ``mask`` (..., H, W, 1) is 1, channels last; NaN for a frame
+    whose mask is empty."""
+    if predicted.shape != target.shape or mask.shape != target.shape[:-1] + (1,):
+        raise ValueError(f"predicted {tuple(predicted.shape)}, target {tuple(target.shape)} and mask {tuple(mask.shape)} do not match")
+    error = ((predicted.float() - target.float()).square() * mask).sum(dim=(-3, -2, -1))
+    count = mask.float().sum(dim=(-3, -2, -1)) * target.shape[-1]
+    mse = torch.where(count > 0, error / count.clamp(min=1), torch.full_like(error, float("nan")))
+    return 10.0 * torch.log10(1.0 / (mse + eps))
+
+
 def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> Tensor:
     x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2.0
     g = torch.exp(-0.5 * (x / sigma) ** 2)
