@@ -186,5 +186,8 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     del options["weights"]  # as a run recorded before the option existed
     (tmp_path / "old" / "options.json").write_text(json.dumps(options))
     OnlineRun(plain)
+    options["weights"] = {"foreground": 0.0}  # a group recorded before a newer member
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
     with pytest.raises(ValueError, match="foreground"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), weights=LossWeights(foreground=20.0)))

@@ -134,3 +134,27 @@ def test_moving_pixels_and_foreground_weight():
     error = torch.full_like(frames, 0.5)
     plain, weighted = _frame_errors(error), _frame_errors(error, 1.0 + 9.0 * mask)
     torch.testing.assert_close(weighted - plain, 9.0 * 0.25 * 3 * mask.sum(dim=(-3, -2, -1)))
+
+
+@pytest.mark.parametrize("transition", ["lawm", "mlp"])
+def test_latent_scale_anchor(transition, tiny_pendulum, tmp_path):
+    """The anchor is (mean q² − 1)² of the encoded latents, reaches the encoder, and is off (not computed, not
+    part of a run's identity) at its default 0."""
+    from lawm_env.model import WorldModel, WorldModelConfig
+    from lawm_env.training.losses import LossWeights, world_model_losses
+
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(action_dim=1, latent_dim=4, transition=transition, hidden=16, channels=4, image_size=32))
+    obs = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
+    actions, rewards = torch.zeros(2, 5, 1), torch.zeros(2, 5)
+    _, plain = world_model_losses(model, obs, actions, rewards, 2)
+    assert "latent_scale" not in plain
+    total, report = world_model_losses(model, obs, actions, rewards, 2, LossWeights(latent_scale=3.0))
+    with torch.no_grad():
+        expected = float((model.encode(obs).square().mean() - 1.0).square())
+    assert report["latent_scale"] == pytest.approx(expected, rel=1e-5)
+    assert report["total"] == pytest.approx(plain["total"] + 3.0 * expected, rel=1e-4)
+    total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    assert _config(tiny_pendulum, tmp_path).resume_identity() == _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=0.0)).resume_identity()
+    assert "latent_scale" in _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=1.0)).resume_identity()["weights"]

@@ -35,6 +35,10 @@ class LossWeights:
     """Extra weight of the pixels that move within a window (differ from its per-pixel temporal median by more
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
     and vanish under a plain per-pixel error. 0: every pixel counts once."""
+    latent_scale: float = 0.0
+    """Anchor of the latent scale: (mean q² − 1)² over the encoded latents. Nothing else fixes the scale of q
+    (the latent term is against stop-gradient encoder latents), and its slow growth inflates the latent term;
+    0: off (the term is then not computed or logged)."""
 
 
 def frames_as_targets(obs: Tensor) -> Tensor:
@@ -91,6 +95,8 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
         residual = model.transition.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
         terms["residual"] = residual.square().sum(-1).mean()
         terms["mass"] = model.transition.log_mass_scale(flat(q)).square().mean()
+    if weights.latent_scale:
+        terms["latent_scale"] = (q.square().mean() - 1.0).square()
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     report = {name: float(value.detach()) for name, value in terms.items()}
     report["total"] = float(total.detach())

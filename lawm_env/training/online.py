@@ -118,9 +118,15 @@ def episode_steps(config: OnlineConfig) -> int:
 def pin_options(path: Path, options: dict, what: str, added: dict | None = None) -> None:
     """Record a run's ``options`` in ``path`` (JSON) the first time; later, raise a ValueError naming every
     option that differs from the recorded ones (``what`` names them in the message). ``added`` gives the
-    values of options introduced after a run was recorded, read for a file that lacks them."""
+    values of options introduced after a run was recorded, read for a file that lacks them (one level deep:
+    a recorded group of options lacking a newer member gets it from ``added``)."""
     if path.exists():
-        saved = {**(added or {}), **json.loads(path.read_text())}
+        added = added or {}
+        recorded = json.loads(path.read_text())
+        saved = {**added, **recorded}
+        for key, value in added.items():
+            if isinstance(value, dict) and isinstance(recorded.get(key), dict):
+                saved[key] = {**value, **recorded[key]}
         diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in options.items() if saved.get(k) != v]
         if diff:
             raise ValueError(f"{path.parent} is a run with other {what}; use another --out. " + "; ".join(diff))

@@ -100,8 +100,12 @@ class TrainConfig:
         identity = {k: getattr(self, k) for k in keys}
         identity["data"] = str(Path(self.data).resolve())
         # loss options added later are left out at their neutral default, so older runs still resume
-        identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k == "foreground" and v == 0.0)}
+        identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
         return identity
+
+
+ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
+"""Loss weights introduced after runs were recorded; at 0 they are not part of a run's identity."""
 
 
 def horizon_at(config: TrainConfig, step: int) -> int:
