@@ -12,7 +12,7 @@ import argparse
 
 import torch
 
-from lawm_env.evaluation.open_loop import open_loop_quality
+from lawm_env.evaluation.open_loop import OpenLoopPSNR, model_predictor, open_loop_quality, repeat_last_frame
 from lawm_env.training.trainer import load_world_model
 
 
@@ -24,15 +24,19 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=64)
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    header = "model".ljust(48) + "".join(f"PSNR@{h}".rjust(10) for h in args.horizons)
-    header += "".join(f"moving@{h}".rjust(10) for h in args.horizons)
-    print(header)
-    for run in args.runs:
-        model = load_world_model(run)
-        scores = open_loop_quality(model, args.data, tuple(args.horizons), windows=args.windows)
-        name = f"{run} ({model.config.transition})"
+    header = "predictor".ljust(48) + "".join(f"PSNR@{h}".rjust(10) for h in args.horizons)
+    print(header + "".join(f"moving@{h}".rjust(10) for h in args.horizons))
+
+    def row(name: str, scores: OpenLoopPSNR) -> None:
         print(name.ljust(48) + "".join(f"{scores.frame[h]:10.2f}" for h in args.horizons)
               + "".join(f"{scores.moving[h]:10.2f}" for h in args.horizons))
+
+    horizons = tuple(args.horizons)
+    for run in args.runs:
+        model = load_world_model(run)
+        device = next(model.parameters()).device
+        row(f"{run} ({model.config.transition})", open_loop_quality(model_predictor(model), args.data, horizons, args.windows, device=device))
+    row("repeat the last observed frame", open_loop_quality(repeat_last_frame, args.data, horizons, args.windows))
 
 
 if __name__ == "__main__":

@@ -124,3 +124,24 @@ def test_lawm_diagnose_end_to_end(tiny_pendulum, tmp_path, capsys):
     assert set(solver) == {"separable (explicit)", "mechanical, Newton ≤ 1", "mechanical, converged"}
     assert max(solver["mechanical, Newton ≤ 1"]["series"]["newton_iterations"][2:]) <= 1
     assert (out / "latent_dim" / "report.md").exists()
+
+
+def test_open_loop_quality_scores_the_right_frames(tiny_pendulum):
+    """A predictor returning the true future frames scores perfectly at every horizon, one a step late does
+    not; repeating the last frame does worse on the moving pixels than on whole frames; the model path runs."""
+    from lawm_env.evaluation.open_loop import model_predictor, open_loop_psnr, open_loop_quality, repeat_last_frame
+    from lawm_env.training.losses import frames_as_targets
+
+    horizons = (1, 3, 6)
+    oracle = open_loop_quality(lambda obs, a, hs: frames_as_targets(obs[:, [h + 1 for h in hs]]), tiny_pendulum, horizons, windows=8)
+    late = open_loop_quality(lambda obs, a, hs: frames_as_targets(obs[:, [h for h in hs]]), tiny_pendulum, horizons, windows=8)
+    assert all(oracle.frame[h] > 90 and oracle.moving[h] > 90 for h in horizons)
+    assert all(late.moving[h] < 40 for h in horizons)
+    still = open_loop_quality(repeat_last_frame, tiny_pendulum, horizons, windows=8)
+    assert all(still.moving[h] < still.frame[h] for h in horizons)
+    from lawm_env.model import WorldModel, WorldModelConfig
+
+    model = WorldModel(WorldModelConfig(action_dim=0, latent_dim=4, hidden=16, channels=4, image_size=32)).eval()
+    scores = open_loop_quality(model_predictor(model), tiny_pendulum, horizons, windows=8)
+    assert scores.frame == open_loop_psnr(model, tiny_pendulum, horizons, windows=8)
+    assert all(np.isfinite(scores.moving[h]) for h in horizons)
