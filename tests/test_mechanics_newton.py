@@ -85,6 +85,24 @@ def test_damped_newton_on_a_known_root_and_iteration_limit():
     assert (limited.residual_norm < torch.linalg.vector_norm(x0**3 - target**3, dim=-1)).all()
 
 
+def test_non_finite_directions_for_every_sample_stall_without_an_empty_evaluation():
+    """A singular Newton matrix for the whole batch: the samples stall (not converged), and the residual is
+    never evaluated on an empty batch (which a forward-difference Jacobian cannot reshape)."""
+    from lawm_env.mechanics.autodiff import forward_difference_jacobian
+
+    calls = []
+
+    def evaluate(x, index):
+        calls.append(x.shape[0])
+        jac = forward_difference_jacobian(lambda y, n: y**2 - 4.0, x, x**2 - 4.0)
+        return x**2 - 4.0, (jac,)
+
+    x0 = torch.zeros(3, 2, dtype=torch.float64)
+    result = damped_newton(evaluate, lambda r, payload, index: torch.linalg.solve_ex(payload[0], -r)[0], x0, tol=1e-10, max_iter=5)
+    assert not result.converged.any() and torch.equal(result.x, x0) and 0 not in calls
+    assert forward_difference_jacobian(lambda y, n: y**2, torch.zeros(0, 2), torch.zeros(0, 2)).shape == (0, 2, 2)
+
+
 def test_exact_newton_rescues_samples_the_structured_iteration_cannot_solve():
     """At large latent velocities the velocity-dependent Jacobian terms dominate M/h: the structured chord
     iteration stalls, and the exact Newton retry converges those samples."""

@@ -14,9 +14,10 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, save
 from torch import Tensor
 
+from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel
 
 STATES_FILE = "initial_states.safetensors"
@@ -56,7 +57,9 @@ class StoredStates:
 
 
 def save_states(path: str | Path, pairs: LatentPairs) -> None:
-    save_file({name: t.detach().cpu().contiguous() for name, t in pairs._asdict().items()}, str(path))
+    """Write ``pairs`` as safetensors, atomically."""
+    data = save({name: t.detach().cpu().contiguous() for name, t in pairs._asdict().items()})
+    atomic_write(Path(path), lambda f: f.write(data))
 
 
 class DatasetStates:

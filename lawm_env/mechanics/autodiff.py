@@ -55,6 +55,6 @@ def forward_difference_jacobian(fn: Callable[[Tensor, int], Tensor], x: Tensor, 
     step = torch.finfo(x.dtype).eps ** 0.5 * x.abs().clamp(min=1.0)  # (batch, dim)
     eye = torch.eye(dim, dtype=x.dtype, device=x.device)
     points = x.unsqueeze(0) + eye.unsqueeze(1) * step.unsqueeze(0)  # (dim, batch, dim): coordinate i moved in row i
-    values = fn(points.reshape(dim * batch, dim), dim).reshape(dim, batch, -1)
+    values = fn(points.reshape(dim * batch, dim), dim).reshape(dim, batch, fx.shape[-1])
     columns = (values - fx.unsqueeze(0)) / step.mT.unsqueeze(-1)  # (dim, batch, out)
     return columns.permute(1, 2, 0)

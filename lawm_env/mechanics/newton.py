@@ -93,6 +93,8 @@ def damped_newton(
             bad = ~torch.isfinite(step).all(-1)
             stalled[index[bad]] = True
             index, step = index[~bad], step[~bad]
+            if index.numel() == 0:  # every remaining sample stalled on a non-finite direction
+                break
             alpha = torch.ones(index.numel(), dtype=x.dtype, device=x.device)
             pending = torch.arange(index.numel(), device=x.device)
             for _ in range(max_backtracks + 1):
