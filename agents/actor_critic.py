@@ -52,6 +52,10 @@ class ActorCriticConfig:
     """Imagined trajectories per update (start states drawn from the replayed windows)."""
     return_decay: float = 0.99
     """EMA decay of the 5th and 95th return percentiles."""
+    failure: Literal["bootstrap", "terminal"] = "bootstrap"
+    """A state from which the next DEL solve fails: 'bootstrap' values it with the critic (the trajectory is
+    only cut there); 'terminal' gives it value 0, so the returns, and through them the actor, lose what
+    lies beyond a failure (with non-negative rewards, a penalty for steering the model where it fails)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,9 +105,12 @@ class ActorCritic(nn.Module):
                            generator=generator)
             values = self.target(traj.features)
         valid = traj.valid
-        # λ_t = 0 cuts the return after a failed DEL solve: R_t then bootstraps from V_{t+1} alone.
-        lam = cfg.lam * torch.cat([valid[:, 1:], torch.ones_like(valid[:, :1])], 1)
-        returns = lambda_returns(traj.rewards, values, discount=cfg.discount, lam=lam)
+        # λ_t = 0 cuts the return after a failed DEL solve: R_t then bootstraps from V_{t+1} alone (or from
+        # nothing, with failure="terminal").
+        next_valid = torch.cat([valid[:, 1:], torch.ones_like(valid[:, :1])], 1)
+        lam = cfg.lam * next_valid
+        continues = next_valid if cfg.failure == "terminal" else None
+        returns = lambda_returns(traj.rewards, values, discount=cfg.discount, lam=lam, continues=continues)
         scale = self.normalizer.update(returns[valid > 0])
         if cfg.actor_gradient == "dynamics":
             objective = returns / scale

@@ -139,6 +139,29 @@ def test_failed_solves_are_cut_from_the_losses():
         assert torch.allclose(a, b, atol=1e-6)
 
 
+def test_terminal_failures_take_the_value_beyond_a_failed_solve():
+    """With failure='terminal' the last valid step's return is its reward alone: with a target critic worth 5
+    everywhere, the mean first-step return of a rollout failing after 5 steps is lower than with bootstrapping
+    by exactly the discounted, λ-weighted share of V(s_5) = 5 that reaches R_0."""
+    torch.manual_seed(0)
+    start = oscillator_starts(8, 0)
+    imagined = {}
+    for mode in ("bootstrap", "terminal"):
+        failing = Oscillator()
+        failing.fail_after = 5
+        torch.manual_seed(1)
+        learner = ActorCritic(1, 1, failing.config.dt, ActorCriticConfig(hidden=16, horizon=15, failure=mode))
+        last = learner.target.net[-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.fill_(5.0)
+        imagined[mode] = learner.learn(failing, start, torch.Generator().manual_seed(0))["imagined_return"]
+    cfg = ActorCriticConfig()
+    # R_0 reaches V(s_5) through four λ-weighted steps and the (1 - λ_4 = 1) bootstrap of R_4: γ^5 λ^4 · 5
+    expected = cfg.discount**5 * cfg.lam**4 * 5.0
+    assert imagined["bootstrap"] - imagined["terminal"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_reinforce_gradient_updates_the_actor_without_dynamics_gradients():
     torch.manual_seed(0)
     model = Oscillator()

@@ -34,7 +34,8 @@ def run(config: Config) -> None:
         torch.set_num_threads(config.online.threads)
     out = Path(config.online.out)
     resume_step = OnlineRun(config.online).env_steps  # also checks the loop's options against the run's
-    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options")
+    # runs recorded before the failure option existed bootstrapped at failed solves
+    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options", added={"failure": "bootstrap"})
     metrics = MetricsLog(out / "actor_critic", resume_step=resume_step)
     agents: list[ActorCriticAgent] = []
 
