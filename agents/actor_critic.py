@@ -15,6 +15,7 @@ from agents.imagination import LatentModel, frozen, imagine
 from agents.networks import Actor, Critic, ema_update, latent_features
 from agents.returns import ReturnNormalizer, lambda_returns
 from lawm_env.model import TransitionState
+from lawm_env.training.losses import masked_mean
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,6 @@ class ActorCriticConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values`` where ``mask`` is 1 (entries elsewhere may hold anything, even NaN)."""
-    return torch.where(mask > 0, values, torch.zeros_like(values)).sum() / mask.sum().clamp(min=1.0)
 
 
 class ActorCritic(nn.Module):

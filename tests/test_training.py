@@ -110,15 +110,15 @@ def test_single_non_finite_updates_are_skipped_and_persistent_ones_stop(tiny_pen
 
 def test_masked_steps_with_nan_do_not_reach_the_loss_or_gradient():
     """A diverged imagined step (NaN) after the first non-converged solve is masked out entirely."""
-    from lawm_env.training.losses import _masked_mean
+    from lawm_env.training.losses import masked_mean
 
     values = torch.tensor([[1.0, 3.0, float("nan")], [2.0, float("inf"), 5.0]], requires_grad=True)
     weights = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
-    mean = _masked_mean(values, weights)
+    mean = masked_mean(values, weights)
     mean.backward()
     assert float(mean) == 2.0
     assert torch.isfinite(values.grad).all() and float(values.grad[0, 2]) == 0.0
-    assert float(_masked_mean(values.detach(), torch.zeros(2, 3))) == 0.0
+    assert float(masked_mean(values.detach(), torch.zeros(2, 3))) == 0.0
 
 
 def test_moving_pixels_and_foreground_weight():

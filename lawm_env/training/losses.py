@@ -60,7 +60,7 @@ def moving_pixels(targets: Tensor, threshold: float = 0.1) -> Tensor:
     return ((targets - background).abs().amax(-1, keepdim=True) > threshold).to(targets.dtype)
 
 
-def _masked_mean(values: Tensor, weights: Tensor) -> Tensor:
+def masked_mean(values: Tensor, weights: Tensor) -> Tensor:
     """Mean of ``values`` over the entries with weight 1 (zero, with a graph, when there are none). Entries
     with weight 0 are selected away, not multiplied by 0, so a NaN or Inf there (a diverged imagined step)
     cannot reach the loss or its gradient."""
@@ -85,10 +85,10 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     valid = imagined.converged.long().cumprod(1).to(q.dtype)
     future_weights = None if pixel_weights is None else pixel_weights[:, 2 : 2 + horizon]
     frame_errors = _frame_errors(model.decode(imagined.positions) - targets[:, 2 : 2 + horizon], future_weights)
-    terms["prediction"] = _masked_mean(frame_errors, valid)
-    terms["latent"] = _masked_mean((imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1), valid)
+    terms["prediction"] = masked_mean(frame_errors, valid)
+    terms["latent"] = masked_mean((imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1), valid)
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
-    imagined_rewards = _masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
+    imagined_rewards = masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
     terms["reward"] = (encoded_rewards - rewards).square().mean() + imagined_rewards
     if isinstance(model.transition, DELTransition):
         flat = lambda x: x.flatten(0, 1)  # noqa: E731
