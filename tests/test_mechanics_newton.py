@@ -103,9 +103,10 @@ def test_non_finite_directions_for_every_sample_stall_without_an_empty_evaluatio
     assert forward_difference_jacobian(lambda y, n: y**2, torch.zeros(0, 2), torch.zeros(0, 2)).shape == (0, 2, 2)
 
 
-def test_exact_newton_rescues_samples_the_structured_iteration_cannot_solve():
-    """At large latent velocities the velocity-dependent Jacobian terms dominate M/h: the structured chord
-    iteration stalls, and the exact Newton retry converges those samples."""
+def test_large_velocities_converge_to_the_exact_newton_solution():
+    """At large latent velocities the velocity-dependent Jacobian terms dominate M/h, which the structured
+    matrix misses: its Broyden updates (and the exact retry after a failed line search) still converge every
+    sample to the solution that exact Newton finds."""
     torch.manual_seed(5)
     dt = 0.1
     lag = MechanicalLagrangian(4, dt, hidden=32).double()
@@ -116,6 +117,42 @@ def test_exact_newton_rescues_samples_the_structured_iteration_cannot_solve():
         reference, exact_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40, jacobian="exact")
     assert exact_info.converged.all() and info.converged.all()
     assert (q2 - reference).abs().max() < 1e-6
+
+
+def test_broyden_update_meets_the_secant_condition_and_beats_the_chord_iteration():
+    from lawm_env.mechanics.linalg import BroydenInverse
+
+    torch.manual_seed(6)
+    batch, dim = 64, 5
+    a = torch.randn(batch, dim, dim, dtype=torch.float64)
+    a = a @ a.mT + dim * torch.eye(dim, dtype=torch.float64)
+    target = torch.randn(batch, dim, dtype=torch.float64)
+
+    def evaluate(x, index):  # r = f(target) - f(x), f(x) = A x + x³/10: -∂r/∂x = A + 0.3·diag(x²); the chord keeps A
+        ai, t = (a, target) if index is None else (a[index], target[index])
+        f = lambda y: (ai @ y.unsqueeze(-1)).squeeze(-1) + 0.1 * y**3  # noqa: E731
+        return f(t) - f(x), ()
+
+    iterations = {}
+    for name in ("chord", "broyden"):
+        inverse = BroydenInverse.of(a, batch)
+        result = damped_newton(evaluate, lambda r, payload, index: inverse.solve(r, index), torch.zeros_like(target),
+                               tol=1e-10, max_iter=60, secant=inverse.update if name == "broyden" else None)
+        assert result.converged.all() and torch.allclose(result.x, target, atol=1e-8)
+        iterations[name] = result.iterations.float().mean().item()
+    assert iterations["broyden"] < 0.7 * iterations["chord"], iterations
+
+    inverse = BroydenInverse.of(a, batch)
+    rows = torch.tensor([1, 5, 9])
+    step, change = torch.randn(3, dim, dtype=torch.float64), torch.randn(3, dim, dtype=torch.float64)
+    before = inverse.inverse.clone()
+    inverse.update(rows, step, change)
+    assert torch.allclose(inverse.solve(change, rows), -step, atol=1e-10)  # H·y = -s: K ≈ -J
+    untouched = torch.ones(batch, dtype=torch.bool)
+    untouched[rows] = False
+    assert torch.equal(inverse.inverse[untouched], before[untouched])
+    inverse.update(rows[:1], torch.zeros(1, dim, dtype=torch.float64), change[:1])  # degenerate step: skipped
+    assert torch.isfinite(inverse.inverse).all()
 
 
 def test_rollout_carries_momentum_like_repeated_single_steps():

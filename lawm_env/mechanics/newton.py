@@ -18,6 +18,7 @@ from torch import Tensor
 Evaluation = tuple[Tensor, tuple[Tensor, ...]]
 EvaluateFn = Callable[[Tensor, "Tensor | None"], Evaluation]
 DirectionFn = Callable[[Tensor, tuple[Tensor, ...], Tensor], Tensor]
+SecantFn = Callable[[Tensor, Tensor, Tensor], None]
 
 
 class NewtonResult(NamedTuple):
@@ -57,7 +58,7 @@ def damped_newton(
     fallback: Tensor | None = None,
     max_backtracks: int = 8,
     armijo: float = 1e-4,
-    slow_ratio: float | None = None,
+    secant: SecantFn | None = None,
 ) -> NewtonResult:
     """Solve r(x) = 0 for a batch of independent systems, starting from ``x0`` of shape (batch, dim).
 
@@ -65,9 +66,8 @@ def damped_newton(
     ‖r(x + αδ)‖² ≤ (1 - 2·armijo·α)‖r(x)‖². A sample whose line search fails stops (flagged not converged)
     and keeps its best iterate; non-finite trial points are rejected, so NaN/Inf never replace an iterate.
     ``tol`` is one tolerance or one per sample. ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
-    is not finite restart from ``fallback`` (same shape) when given. With ``slow_ratio``, a sample whose
-    accepted step leaves ‖r‖ above ``slow_ratio`` times its previous value also stops (an approximate
-    Jacobian that converges too slowly: the caller can switch those samples to a better one).
+    is not finite restart from ``fallback`` (same shape) when given. ``secant(rows, s, y)`` is told each
+    accepted step s = Δx and its residual change y = Δr, so that quasi-Newton directions can update.
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
@@ -104,9 +104,8 @@ def damped_newton(
                 norm_t = finite_norm(r_t)
                 ok = norm_t.square() <= (1.0 - 2.0 * armijo * alpha[pending]) * norm[rows].square()
                 accepted = rows[ok]
-                if slow_ratio is not None:
-                    slow = ok & (norm_t > slow_ratio * norm[rows]) & (norm_t > tol[rows])
-                    stalled[rows[slow]] = True
+                if secant is not None and accepted.numel():
+                    secant(accepted, trial[ok] - x[accepted], r_t[ok] - r[accepted])
                 x[accepted], r[accepted], norm[accepted] = trial[ok], r_t[ok], norm_t[ok]
                 _assign(payload, accepted, tuple(p[ok] for p in payload_t))
                 pending = pending[~ok]

@@ -8,9 +8,11 @@ Newton evaluation instead of recomputing it. Two paths:
 - explicit: a separable Lagrangian with affine forcing gives a linear equation, solved in one step
   (Störmer–Verlet with the forcing folded in);
 - implicit: batched damped Newton (``newton.damped_newton``) warm-started by an explicit predictor. With a
-  structured Lagrangian the Newton matrix K ≈ -∂r/∂q_{k+1} is M/h + R/2 (or CCᵀ/h from the learned mass
-  factor), built once per step at the predictor and reused for the step's iterations and the next step's
-  predictor (a chord iteration); otherwise the exact Jacobian from autograd.
+  structured Lagrangian the Newton matrix K ≈ -∂r/∂q_{k+1} is M/h + R/2 (M = CCᵀ + eps·I from a learned
+  mass factor), built once per step at the predictor. Its inverse starts a quasi-Newton iteration whose
+  Broyden updates recover the Jacobian's velocity terms that K misses; the updated inverse also serves the
+  next step's predictor. Samples whose line search fails finish with the full Jacobian by forward
+  differences. Without structure, the exact Jacobian from autograd.
 
 Gradients through the implicit path use the implicit function theorem: backward solves Jᵀλ = g at the
 solution and sends -λ through a single residual evaluation, so memory does not grow with iterations.
@@ -28,7 +30,7 @@ from lawm_env.mechanics.autodiff import forward_difference_jacobian, value_and_b
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
-from lawm_env.mechanics.linalg import DenseNewtonMatrix, FactorNewtonMatrix, NewtonMatrix
+from lawm_env.mechanics.linalg import BroydenInverse, factor_mass
 from lawm_env.mechanics.newton import NewtonResult, damped_newton
 
 JacobianMode = Literal["structured", "exact"]
@@ -48,16 +50,16 @@ class DELInfo(NamedTuple):
 
 class DELState(NamedTuple):
     """What a step needs from the previous one: the pair (q_{k-1}, q_k) and, on the implicit path, the
-    discrete momentum p_k, D1 L_d(q_{k-1}, q_k), the Newton matrix near that pair (for the predictor) and the
-    previous step's predictor error, which varies smoothly along a trajectory and is added to the next
-    prediction."""
+    discrete momentum p_k, D1 L_d(q_{k-1}, q_k), the inverse Newton matrix near that pair (for the
+    predictor) and the previous step's predictor error, which varies smoothly along a trajectory and is
+    added to the next prediction."""
 
     q_prev: Tensor
     q: Tensor
     u_prev: Tensor | None
     momentum: Tensor | None = None
     d1: Tensor | None = None
-    newton_matrix: NewtonMatrix | None = None
+    newton_inverse: BroydenInverse | None = None
     predictor_error: Tensor | None = None
 
 
@@ -134,21 +136,23 @@ class DELStepper:
         part = self.lagrangian.partials(q_prev, q)
         terms = self._forcing(q_prev, q, u_prev)
         momentum = part.d2 if terms is None else part.d2 + terms.plus
-        return DELState(q_prev, q, u_prev, momentum, part.d1, self._newton_matrix(part, terms))
+        return DELState(q_prev, q, u_prev, momentum, part.d1, self._newton_inverse(part, terms))
 
-    def _newton_matrix(self, part: Partials, terms) -> NewtonMatrix | None:
-        """K ≈ -∂r/∂q_{k+1} from the structure of the Lagrangian, or None (use the exact Jacobian)."""
+    def _newton_inverse(self, part: Partials, terms) -> BroydenInverse | None:
+        """K⁻¹ per sample for K = M/h + R/2 ≈ -∂r/∂q_{k+1} from the structure of the Lagrangian, as the start of
+        a Broyden iteration; None without structure (use the exact Jacobian)."""
         if self.jacobian == "exact":
             return None
         if part.mass_factor is not None:
-            lag = self.lagrangian
-            return FactorNewtonMatrix(part.mass_factor.detach(), part.d1.shape[-1], lag.dt, getattr(lag, "eps", 0.0))
-        if part.mass is None:
+            mass = factor_mass(part.mass_factor.detach(), part.d1.shape[-1], getattr(self.lagrangian, "eps", 0.0))
+        elif part.mass is not None:
+            mass = part.mass.detach()
+        else:
             return None
-        k = part.mass.detach() / self.lagrangian.dt
+        k = mass / self.lagrangian.dt
         if terms is not None and terms.damping is not None:
             k = k + 0.5 * terms.damping.detach()
-        return DenseNewtonMatrix(k)
+        return BroydenInverse.of(k, part.d1.shape[0])
 
     def step(self, state: DELState, u: Tensor | None = None) -> tuple[DELState, DELInfo]:
         """Solve one forced DEL step under action ``u``; return the next state and the solver report."""
@@ -187,17 +191,17 @@ class DELStepper:
     def _predict(self, state: DELState, u: Tensor | None) -> Tensor:
         """Explicit predictor: constant displacement, corrected by one linearized step with the old matrix."""
         x_lin = 2.0 * state.q - state.q_prev
-        if state.newton_matrix is None:
+        if state.newton_inverse is None:
             return x_lin
         terms = self._forcing(state.q_prev, state.q, u)
         r_hat = state.momentum + state.d1 + (0.0 if terms is None else terms.minus)
-        x0 = x_lin + state.newton_matrix.solve(r_hat)
+        x0 = x_lin + state.newton_inverse.solve(r_hat)
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
     def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
-        """Samples the structured (chord) iteration left unconverged get Newton with the full Jacobian (by forward
-        differences, one batched residual evaluation) from their best iterate, within what remains of
-        ``max_iter``: the structured matrix ignores terms that grow with the velocity."""
+        """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
+        Jacobian (by forward differences, one batched residual evaluation) from their best iterate, within what
+        remains of ``max_iter``."""
         rows = (~result.converged).nonzero().squeeze(-1)
         budget = self.max_iter - int(result.iterations[rows].max()) if rows.numel() else 0
         if budget <= 0:
@@ -211,7 +215,7 @@ class DELStepper:
         q, p = state.q, state.momentum
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
-        exact = state.newton_matrix is None
+        exact = state.newton_inverse is None
 
         def evaluate(x: Tensor, index: Tensor | None, with_jacobian: bool = exact, differences: bool = False):
             qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
@@ -229,20 +233,20 @@ class DELStepper:
         newton_direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
 
         with torch.no_grad():
-            prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_matrix), u_c)
+            prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_inverse), u_c)
             x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
             if exact:
                 matrix, initial, direction = None, None, newton_direction
             else:
                 r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
-                matrix = self._newton_matrix(part0, terms0)
+                matrix = self._newton_inverse(part0, terms0)
                 unusable = ~torch.isfinite(r0).all(-1)
                 if bool(unusable.any()):
-                    matrix = matrix.merged(state.newton_matrix, unusable)
+                    matrix = matrix.merged(state.newton_inverse, unusable)
                 initial = (r0, (p_next0, part0.d1))
                 direction = lambda r, payload, index: matrix.solve(r, index)  # noqa: E731
             result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c,
-                                   slow_ratio=None if exact else 0.5)
+                                   secant=None if exact else matrix.update)
             if not exact:
                 result = self._exact_retry(result, evaluate, newton_direction, tol)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
