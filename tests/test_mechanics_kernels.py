@@ -42,7 +42,12 @@ def test_factor_mass_and_inverse_solve_on_subsets():
     lag = MechanicalLagrangian(dim, dt, hidden=16).double()
     q = torch.randn(batch, dim, dtype=torch.float64)
     packed, _ = lag.packed_factor_and_potential(q)
-    assert torch.allclose(factor_mass(packed, dim, lag.eps), lag.mass(q), atol=1e-12)
+    by_hand = torch.zeros(batch, dim, dim, dtype=torch.float64)
+    for n, (i, j) in enumerate((i, j) for i in range(dim) for j in range(i + 1)):  # row-major lower triangle
+        by_hand[:, i, j] = packed[n]
+    expected = by_hand @ by_hand.mT + lag.eps * torch.eye(dim, dtype=torch.float64)
+    assert torch.allclose(factor_mass(packed, dim, lag.eps), expected, atol=1e-12)
+    assert torch.allclose(lag.mass(q), expected, atol=1e-12)
     k = BroydenInverse.of(lag.mass(q) / dt, batch)
     rhs = torch.randn(batch, dim, dtype=torch.float64)
     assert torch.allclose(k.solve(rhs), torch.linalg.solve(lag.mass(q) / dt, rhs), atol=1e-9)

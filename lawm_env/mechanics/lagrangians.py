@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lawm_env.mechanics.autodiff import grad_enabled_input, input_gradients
+from lawm_env.mechanics.linalg import factor_mass, unpack_factor
 from lawm_env.networks import is_silu_mlp, mlp, silu_mlp_hidden, silu_mlp_input_gradient
 
 PotentialFn = Callable[[Tensor], Tensor]
@@ -293,13 +294,11 @@ class MechanicalLagrangian(MidpointRule):
     def factor_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
         """C(q) as (batch, dim, dim) and V(q) as (batch,)."""
         entries, potential = self.packed_factor_and_potential(q)
-        flat = entries.new_zeros(q.shape[0], self.dim * self.dim)
-        flat[:, self._rows * self.dim + self._cols] = entries.mT
-        return flat.view(q.shape[0], self.dim, self.dim), potential
+        return unpack_factor(entries, self.dim), potential
 
     def mass_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
-        factor, potential = self.factor_and_potential(q)
-        return factor @ factor.mT + self.eps * torch.eye(self.dim, dtype=factor.dtype, device=factor.device), potential
+        entries, potential = self.packed_factor_and_potential(q)
+        return factor_mass(entries, self.dim, self.eps), potential
 
     def mass(self, q: Tensor) -> Tensor:
         return self.mass_and_potential(q)[0]

@@ -12,12 +12,17 @@ import torch
 from torch import Tensor
 
 
+def unpack_factor(packed: Tensor, dim: int) -> Tensor:
+    """Lower-triangular C, (batch, dim, dim), from its row-major packed entries (dim(dim+1)/2, batch)."""
+    rows, cols = torch.tril_indices(dim, dim, device=packed.device)
+    flat = packed.new_zeros(packed.shape[1], dim * dim)
+    flat[:, rows * dim + cols] = packed.mT
+    return flat.view(-1, dim, dim)
+
+
 def factor_mass(packed: Tensor, dim: int, eps: float = 0.0) -> Tensor:
     """M = C Cᵀ + eps·I, (batch, dim, dim), from C's row-major packed lower-triangular entries (dim(dim+1)/2, batch)."""
-    rows, cols = torch.tril_indices(dim, dim, device=packed.device)
-    factor = packed.new_zeros(packed.shape[1], dim * dim)
-    factor[:, rows * dim + cols] = packed.mT
-    factor = factor.view(-1, dim, dim)
+    factor = unpack_factor(packed, dim)
     return torch.baddbmm(torch.eye(dim, dtype=packed.dtype, device=packed.device).mul(eps).expand(factor.shape[0], dim, dim), factor, factor.mT)
 
 
