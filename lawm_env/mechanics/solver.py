@@ -189,7 +189,7 @@ class DELStepper:
 
     # --------------------------------------------------------------------------------- implicit path
     def _predict(self, state: DELState, u: Tensor | None) -> Tensor:
-        """Explicit predictor: constant displacement, corrected by one linearized step with the old matrix."""
+        """Explicit predictor: constant displacement, then one linearized step with the last inverse Newton matrix."""
         x_lin = 2.0 * state.q - state.q_prev
         if state.newton_inverse is None:
             return x_lin
@@ -236,17 +236,17 @@ class DELStepper:
             prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_inverse), u_c)
             x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
             if exact:
-                matrix, initial, direction = None, None, newton_direction
+                inverse, initial, direction = None, None, newton_direction
             else:
                 r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
-                matrix = self._newton_inverse(part0, terms0)
+                inverse = self._newton_inverse(part0, terms0)
                 unusable = ~torch.isfinite(r0).all(-1)
                 if bool(unusable.any()):
-                    matrix = matrix.merged(state.newton_inverse, unusable)
+                    inverse = inverse.merged(state.newton_inverse, unusable)
                 initial = (r0, (p_next0, part0.d1))
-                direction = lambda r, payload, index: matrix.solve(r, index)  # noqa: E731
+                direction = lambda r, payload, index: inverse.solve(r, index)  # noqa: E731
             result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c,
-                                   secant=None if exact else matrix.update)
+                                   secant=None if exact else inverse.update)
             if not exact:
                 result = self._exact_retry(result, evaluate, newton_direction, tol)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
@@ -259,8 +259,8 @@ class DELStepper:
                 jacobian_fn = lambda: value_and_batch_jacobian(lambda y: self._residual_and_momentum(q_c, p_c, u_c, y), x_star)[1]  # noqa: E731
                 q_next = _ImplicitSolution.apply(x_star, r_graph, jacobian_fn)
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
-                return DELState(q, q_next, u, p_next, part.d1, matrix, error), info
-        return DELState(q, x_star, u, result.payload[0], result.payload[1], matrix, error), info
+                return DELState(q, q_next, u, p_next, part.d1, inverse, error), info
+        return DELState(q, x_star, u, result.payload[0], result.payload[1], inverse, error), info
 
 
 def _retry_rows(result: NewtonResult, rows: Tensor, retry: NewtonResult) -> NewtonResult:
