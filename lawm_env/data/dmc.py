@@ -80,16 +80,25 @@ class PixelTask(gym.Wrapper):
 
     def _info(self, proprio: dict[str, np.ndarray], info: dict[str, Any]) -> dict[str, Any]:
         state = np.concatenate([np.ravel(proprio[k]) for k in self.state_keys]).astype(np.float32)
-        physics = self.env.unwrapped._env.physics.get_state().astype(np.float64)
+        physics = self.physics.get_state().astype(np.float64)
         return {**info, "state": state, "physics_state": physics}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         proprio, info = self.env.reset(seed=seed, options=options)
         return self.env.render(), self._info(proprio, info)
 
-    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+    def scale_action(self, action: np.ndarray) -> np.ndarray:
+        """Actions in [-1, 1] (clipped there; any leading shape) to the task's control range, float64."""
         a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        scaled = self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+        return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+
+    @property
+    def physics(self):
+        """The dm-control ``Physics`` of the running episode."""
+        return self.env.unwrapped._env.physics
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        scaled = self.scale_action(action)
         total = 0.0
         for _ in range(self.action_repeat):
             proprio, reward, terminated, truncated, info = self.env.step(scaled)
