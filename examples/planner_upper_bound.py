@@ -1,9 +1,12 @@
 """MPC with the true MuJoCo dynamics in a dm-control task: the return a planner reaches with a perfect model.
 
     python examples/planner_upper_bound.py --task cartpole-swingup --episodes 3
+    python examples/planner_upper_bound.py --model default    # and how well the default LaWM ranks plans
 
 Compare with ``lawm demo --episodes 3`` (the same planner and budget through the learned world model): the gap
-between the two is the world model's, not the planner's.
+between the two is the world model's, not the planner's. With ``--model``, every few steps of the episode a
+world model scores candidate plans around the true-dynamics plan from the encoded real frames, and the script
+reports how well its ranking agrees with the true returns (what MPC through that model depends on).
 """
 
 from __future__ import annotations
@@ -12,11 +15,40 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.dmc_rewards import BATCHED_REWARDS
+from lawm_env.envs.lawm_env import load_model, resolve_checkpoint
 from planners.config import PlannerConfig
+from planners.fidelity import RankingReport, candidate_plans
+from planners.objective import ImaginedReturn
 from planners.simulator import SimulatorReturn
+
+
+class RankingProbe:
+    """Every ``every`` steps, scores ``count`` candidate plans around the current plan with a world model (from
+    the encoded last two real frames) and with the true simulator."""
+
+    def __init__(self, checkpoint: str, truth: SimulatorReturn, every: int, count: int, seed: int) -> None:
+        model, _ = load_model(resolve_checkpoint(None if checkpoint == "default" else checkpoint), torch.device("cpu"))
+        self.model, self.imagined, self.truth = model, ImaginedReturn(model), truth
+        self.every, self.count, self.generator = every, count, torch.Generator().manual_seed(seed)
+        self.report, self.step = RankingReport(), 0
+        self.previous: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @torch.no_grad()
+    def observe(self, frame: np.ndarray, plan: torch.Tensor) -> None:
+        """Called at each real ``frame`` with the plan (H, m) whose first action is executed next."""
+        q = self.model.encode(torch.from_numpy(np.ascontiguousarray(frame))[None])[0]
+        q_prev, u_prev = self.previous if self.previous is not None else (q, torch.zeros(plan.shape[-1]))
+        if self.step % self.every == self.every // 2:
+            self.imagined.set_start(q_prev, q, u_prev)
+            self.report.add(self.imagined, self.truth, candidate_plans(plan.float(), self.count, self.generator))
+        self.previous, self.step = (q, plan[0].float()), self.step + 1
+
+    def reset(self) -> None:
+        self.previous, self.step = None, 0
 
 
 def main() -> None:
@@ -30,6 +62,9 @@ def main() -> None:
     parser.add_argument("--elites", type=int, default=15)
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--model", default="", help="'default' or a checkpoint: also measure its ranking of plans")
+    parser.add_argument("--rank-every", type=int, default=4, help="agent steps between ranking measurements")
+    parser.add_argument("--candidates", type=int, default=240, help="candidate plans per ranking measurement")
     args = parser.parse_args()
 
     steps = args.steps or -(-1000 // get_task(args.task).action_repeat)
@@ -40,16 +75,32 @@ def main() -> None:
         planner = config.build(env.action_space.shape[0], seed=args.seed)
         print(f"MPC with {config.name} (population {config.population}, horizon {config.horizon}, {config.iterations} "
               f"iterations) through the true simulator in {args.task}, {steps} steps per episode")
+        probe = RankingProbe(args.model, objective, args.rank_every, args.candidates, args.seed) if args.model else None
+
+        plan_seconds: list[float] = []
+
+        def policy(frame: np.ndarray, state: np.ndarray) -> np.ndarray:
+            start = time.perf_counter()
+            plan = planner.plan(objective).actions
+            plan_seconds.append(time.perf_counter() - start)
+            if probe is not None:
+                probe.observe(frame, plan)
+            return plan[0].numpy()
+
         mpc, random = [], []
         for seed in range(args.seed, args.seed + args.episodes):
             planner.reset(seed)
-            start = time.perf_counter()
-            episode = run_episode(env, seed, steps, lambda frame, state: planner.plan(objective).actions[0].numpy())
-            ms = 1000 * (time.perf_counter() - start) / episode.steps
+            if probe is not None:
+                probe.reset()
+            plan_seconds.clear()
+            episode = run_episode(env, seed, steps, policy)
+            ms = 1000 * float(np.mean(plan_seconds))
             mpc.append(float(episode.rewards.sum()))
             random.append(float(run_episode(env, seed, steps).rewards.sum()))
             print(f"seed {seed}: MPC {mpc[-1]:.1f}, random {random[-1]:.1f}, {ms:.0f} ms/action")
         print(f"mean: MPC {np.mean(mpc):.1f}, random {np.mean(random):.1f}")
+        if probe is not None:
+            print(f"ranking of candidate plans by {args.model} against the true returns, {probe.report.summary()}")
     finally:
         env.close()
 

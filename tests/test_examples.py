@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS: dict[str, list[str]] = {
     "pendulum_energy.py": ["--steps", "300", "--out", "{tmp}/pendulum_energy.png"],
     "open_loop_psnr.py": ["--data", "{data}", "--runs", "{tmp}/run/checkpoint", "--horizons", "1", "3", "--windows", "4"],
-    "planner_upper_bound.py": ["--steps", "3", "--population", "16", "--elites", "4", "--iterations", "2"],
+    "planner_upper_bound.py": ["--steps", "3", "--population", "16", "--elites", "4", "--iterations", "2",
+                               "--model", "default", "--rank-every", "1", "--candidates", "12"],
     "sb3_in_lawm.py": ["--checkpoint", "{tmp}/tiny64", "--timesteps", "64", "--num-envs", "4", "--n-steps", "16",
                        "--imagined-episodes", "2", "--real-episodes", "1", "--real-steps", "3"],
 }
