@@ -28,8 +28,6 @@ class SimulatorReturn:
         if not 0 < discount <= 1:
             raise ValueError(f"discount must be in (0, 1], got {discount}")
         self.env, self.discount, self.reward = env, discount, batched_reward(task)
-        self.simulated_steps = 0
-        """Agent steps simulated so far (population × horizon per call)."""
 
     def __call__(self, actions: Tensor) -> Tensor:
         physics = self.env.physics
@@ -49,5 +47,4 @@ class SimulatorReturn:
         qvel = states[..., offset + model.nq:offset + model.nq + model.nv]
         rewards = self.reward(qpos, qvel, controls).reshape(population, horizon, repeat).sum(-1)
         returns = rewards @ (self.discount ** np.arange(horizon))
-        self.simulated_steps += population * horizon
         return torch.as_tensor(returns, dtype=actions.dtype, device=actions.device)
