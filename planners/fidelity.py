@@ -55,6 +55,23 @@ class RankingReport:
         self.picked.append(float(true[int(imagined.argmax())]))
 
     def summary(self) -> str:
-        rho = np.asarray(self.correlations)
-        return (f"{len(rho)} states: rank correlation {np.nanmean(rho):.3f} (min {np.nanmin(rho):.2f}); the model's first "
-                f"choice earns {np.mean(self.picked):.1f} of the best candidate's {np.mean(self.best):.1f} true return")
+        """Means over all states, then over the half of the states with the higher best true return (nearer the
+        task's goal; ties in state order) and the other half. States with an undefined correlation count only
+        in the returns."""
+        rho, best, picked = (np.asarray(x, dtype=float) for x in (self.correlations, self.best, self.picked))
+        if rho.size == 0:
+            return "0 states"
+
+        def part(rows: np.ndarray) -> str:
+            finite = rho[rows][np.isfinite(rho[rows])]
+            correlation = float(finite.mean()) if finite.size else float("nan")
+            return (f"rank correlation {correlation:.3f}; the model's first choice earns {picked[rows].mean():.1f} "
+                    f"of the best candidate's {best[rows].mean():.1f} true return")
+
+        lines = [f"{rho.size} states: {part(np.ones(rho.size, bool))}"]
+        if rho.size >= 2:
+            high = np.zeros(rho.size, bool)
+            high[np.argsort(-best, kind="stable")[: (rho.size + 1) // 2]] = True
+            lines += [f"  higher half of the best true returns ({high.sum()} states): {part(high)}",
+                      f"  lower half ({(~high).sum()} states): {part(~high)}"]
+        return "\n".join(lines)

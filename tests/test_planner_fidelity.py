@@ -34,6 +34,16 @@ def test_candidate_plans_are_bounded_seeded_and_near_and_far():
         candidate_plans(plan, 5, torch.Generator())
 
 
+def test_ranking_report_splits_states_by_their_best_true_return():
+    report = RankingReport([1.0, 0.5, 0.0, -0.5], [10.0, 8.0, 2.0, 1.0], [10.0, 6.0, 1.0, 0.0])
+    lines = report.summary().splitlines()
+    assert lines[0] == "4 states: rank correlation 0.250; the model's first choice earns 4.2 of the best candidate's 5.2 true return"
+    assert "(2 states): rank correlation 0.750; the model's first choice earns 8.0 of the best candidate's 9.0" in lines[1]
+    assert "(2 states): rank correlation -0.250; the model's first choice earns 0.5 of the best candidate's 1.5" in lines[2]
+    assert RankingReport().summary() == "0 states"
+    assert len(RankingReport([float("nan")], [1.0], [1.0]).summary().splitlines()) == 1
+
+
 def test_ranking_report_of_a_perfect_and_a_reversed_model():
     truth = lambda a: -(a - 0.3).square().sum((1, 2))  # noqa: E731
     candidates = candidate_plans(torch.zeros(6, 2), 48, torch.Generator().manual_seed(0))
@@ -42,4 +52,4 @@ def test_ranking_report_of_a_perfect_and_a_reversed_model():
     report.add(lambda a: -truth(a), truth, candidates)
     assert report.correlations == [pytest.approx(1.0), pytest.approx(-1.0)]
     assert report.picked[0] == report.best[0] and report.picked[1] == pytest.approx(float(truth(candidates).min()))
-    assert "2 states: rank correlation 0.000" in report.summary()
+    assert report.summary().startswith("2 states: rank correlation 0.000")
