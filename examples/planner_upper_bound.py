@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=240, help="candidate plans per ranking measurement")
     args = parser.parse_args()
 
-    steps = args.steps or -(-1000 // get_task(args.task).action_repeat)
+    steps = args.steps or get_task(args.task).episode_steps
     config = PlannerConfig(args.planner, args.horizon, args.population, args.elites, args.iterations)
     env = make_pixel_env(args.task)
     try:

@@ -49,7 +49,7 @@ def run(config: Config) -> None:
     task = config.task or (source.split(":", 1)[1] if source.startswith("dmc:") else None)
     if task is None:
         raise SystemExit(f"lawm demo: the model was trained on {source or 'unknown data'}, not a dm-control task; pass --task")
-    steps = config.steps or int(metadata.get("episode_steps", 0)) or -(-1000 // get_task(task).action_repeat)
+    steps = config.steps or int(metadata.get("episode_steps", 0)) or get_task(task).episode_steps
     seeds = [config.seed + i for i in range(config.episodes)]
     print(f"MPC with {config.planner.name} (population {config.planner.population}, horizon {config.planner.horizon}, "
           f"{config.planner.iterations} iterations) through {path} ({model.config.transition}, step {read_checkpoint(path).step}) "

@@ -28,6 +28,11 @@ class DmcTask:
     action_repeat: int
     camera_id: int = 0
 
+    @property
+    def episode_steps(self) -> int:
+        """Agent steps in one episode: the suite's episodes last 1,000 control steps."""
+        return -(-1000 // self.action_repeat)
+
 
 # Action repeats of PlaNet (Hafner et al., 2019) where it defines them. pendulum-swingup is not in PlaNet: 4 makes
 # its agent step 0.08 s (control timestep 0.02 s), the same as cartpole's 8 x 0.01 s, about 18 frames per swing.
