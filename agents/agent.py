@@ -50,7 +50,7 @@ class ActorCriticAgent(ActorCritic):
     def act(self, frame: np.ndarray, explore: bool = False) -> np.ndarray:
         """Action (action_dim,) float32 in [-1, 1] for a uint8 frame (H, W, 3): a sample from the actor when
         ``explore``, else its mean action."""
-        q = self.model.encode(torch.as_tensor(np.ascontiguousarray(frame), device=self.device)[None])
+        q = self.model.encode_frame(frame)[None]
         if self._q is None:
             self._first = q
         state = TransitionState(q if self._q is None else self._q, q)

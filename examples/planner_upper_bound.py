@@ -40,7 +40,7 @@ class RankingProbe:
     @torch.no_grad()
     def observe(self, frame: np.ndarray, plan: torch.Tensor) -> None:
         """Called at each real ``frame`` with the plan (H, m) whose first action is executed next."""
-        q = self.model.encode(torch.from_numpy(np.ascontiguousarray(frame))[None])[0]
+        q = self.model.encode_frame(frame)
         q_prev, u_prev = self.previous if self.previous is not None else (q, torch.zeros(plan.shape[-1]))
         if self.step % self.every == self.every // 2:
             self.imagined.set_start(q_prev, q, u_prev)

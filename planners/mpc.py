@@ -35,15 +35,6 @@ class MPCAgent:
         self._q_prev: Tensor | None = None
         self._u_prev: Tensor | None = None
 
-    @torch.no_grad()
-    def encode(self, frame: np.ndarray) -> Tensor:
-        """One uint8 (H, W, 3) frame to q (d,)."""
-        frame = np.asarray(frame)
-        size = self.model.config.image_size
-        if frame.shape != (size, size, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"expected a uint8 ({size}, {size}, 3) frame, got {frame.dtype} {frame.shape}")
-        return self.model.encode(torch.from_numpy(np.ascontiguousarray(frame))[None].to(self.device))[0]
-
     def reset(self, seed: int | None = None) -> None:
         """Start a new episode: forget the latent history and the planner's warm start; ``seed`` reseeds the
         planner and the exploration noise."""
@@ -55,7 +46,7 @@ class MPCAgent:
 
     def act(self, frame: np.ndarray, explore: bool = False) -> np.ndarray:
         """The action (float32, within the planner's bounds) for the current real frame."""
-        q = self.encode(frame)
+        q = self.model.encode_frame(frame)
         if self._q_prev is None:  # first frame of an episode: at rest, no previous action
             self._q_prev, self._u_prev = q, torch.zeros(self.model.config.action_dim, device=self.device)
         self.objective.set_start(self._q_prev, q, self._u_prev)

@@ -30,6 +30,17 @@ def test_encoder_decoder_shapes_and_dtypes():
         WorldModel(WorldModelConfig(action_dim=1, image_size=48))
 
 
+def test_encode_frame_is_encode_of_one_env_frame_and_rejects_others():
+    model = WorldModel(_config("lawm"))
+    frame = torch.randint(0, 256, (32, 32, 3), dtype=torch.uint8).numpy()
+    q = model.encode_frame(frame)
+    assert q.shape == (4,) and not q.requires_grad
+    assert torch.allclose(q, model.encode(torch.from_numpy(frame)[None])[0])
+    for bad in (frame.astype("float32"), frame[:16], frame.transpose(2, 0, 1)):
+        with pytest.raises(ValueError, match="expected a uint8 \\(32, 32, 3\\) frame"):
+            model.encode_frame(bad)
+
+
 def test_lawm_and_baseline_share_everything_but_the_transition():
     torch.manual_seed(0)
     lawm = WorldModel(_config("lawm"))

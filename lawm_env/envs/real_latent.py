@@ -23,13 +23,8 @@ class LatentObservation(gym.Wrapper):
     def __init__(self, env: gym.Env, checkpoint: str | Path | None = None, device: str = "auto") -> None:
         super().__init__(env)
         self.model, _ = load_model(resolve_checkpoint(checkpoint), get_device(device))
-        self.device = next(self.model.parameters()).device
         self.observation_space = observation_space(self.model, "latent")
         self._q_prev: torch.Tensor | None = None
-
-    @torch.no_grad()
-    def _encode(self, frame: np.ndarray) -> torch.Tensor:
-        return self.model.encode(torch.as_tensor(np.ascontiguousarray(frame))[None].to(self.device))[0]
 
     def _observation(self, q: torch.Tensor) -> np.ndarray:
         velocity = (q - self._q_prev) / self.model.config.dt
@@ -38,13 +33,13 @@ class LatentObservation(gym.Wrapper):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         frame, info = self.env.reset(seed=seed, options=options)
-        self._q_prev = self._encode(frame)
+        self._q_prev = self.model.encode_frame(frame)
         frame, _, _, _, info = self.env.step(np.zeros(self.env.action_space.shape, dtype=np.float32))
-        return self._observation(self._encode(frame)), info
+        return self._observation(self.model.encode_frame(frame)), info
 
     def step(self, action):
         frame, reward, terminated, truncated, info = self.env.step(action)
-        return self._observation(self._encode(frame)), reward, terminated, truncated, info
+        return self._observation(self.model.encode_frame(frame)), reward, terminated, truncated, info
 
 
 def make_real_latent_env(checkpoint: str | Path | None = None, task: str | None = None, device: str = "auto") -> LatentObservation:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -104,6 +105,16 @@ class WorldModel(nn.Module):
     def encode(self, frames: Tensor) -> Tensor:
         """uint8 or [0, 1] float frames (..., H, W, 3) → q (..., d)."""
         return self.encoder(frames)
+
+    @torch.no_grad()
+    def encode_frame(self, frame: np.ndarray) -> Tensor:
+        """One uint8 (H, W, 3) frame of the model's size, from an env, to q (d,) on the model's device."""
+        frame = np.asarray(frame)
+        size = self.config.image_size
+        if frame.shape != (size, size, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"expected a uint8 ({size}, {size}, 3) frame, got {frame.dtype} {frame.shape}")
+        device = next(self.parameters()).device
+        return self.encode(torch.from_numpy(np.ascontiguousarray(frame))[None].to(device))[0]
 
     def decode(self, q: Tensor) -> Tensor:
         """q (..., d) → float frames (..., H, W, 3) in [0, 1]."""
