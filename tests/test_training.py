@@ -153,6 +153,13 @@ def test_latent_scale_anchor(transition, tiny_pendulum, tmp_path):
     with torch.no_grad():
         expected = float((model.encode(obs).square().mean() - 1.0).square())
     assert report["latent_scale"] == pytest.approx(expected, rel=1e-5)
+    with torch.no_grad():  # the drift diagnostics, logged with or without the anchor
+        q = model.encode(obs)
+    assert plain["latent_rms"] == pytest.approx(float(q.square().mean().sqrt()), rel=1e-5)
+    if transition == "lawm":
+        assert plain["log_mass"] == pytest.approx(float(model.transition.log_mass_scale(q.flatten(0, 1)).mean()), rel=1e-4, abs=1e-6)
+    else:
+        assert "log_mass" not in plain
     assert report["total"] == pytest.approx(plain["total"] + 3.0 * expected, rel=1e-4)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())

@@ -94,7 +94,8 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
         flat = lambda x: x.flatten(0, 1)  # noqa: E731
         residual = model.transition.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
         terms["residual"] = residual.square().sum(-1).mean()
-        terms["mass"] = model.transition.log_mass_scale(flat(q)).square().mean()
+        log_mass = model.transition.log_mass_scale(flat(q))
+        terms["mass"] = log_mass.square().mean()
     if weights.latent_scale:
         terms["latent_scale"] = (q.square().mean() - 1.0).square()
     total = sum(getattr(weights, name) * value for name, value in terms.items())
@@ -104,4 +105,8 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     report["newton_iterations"] = float(imagined.iterations.float().mean())
     report["not_converged"] = float((~imagined.converged).float().mean())
     report["masked_steps"] = float(1.0 - valid.mean())
+    # drift diagnostics: the encoder's latent scale, and (LaWM) the mass scale that compensates for it
+    report["latent_rms"] = float(q.detach().square().mean().sqrt())
+    if isinstance(model.transition, DELTransition):
+        report["log_mass"] = float(log_mass.detach().mean())
     return total, report
