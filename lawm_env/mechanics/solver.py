@@ -200,8 +200,9 @@ class DELStepper:
 
     def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
         """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
-        Jacobian (by forward differences, one batched residual evaluation) from their best iterate, within what
-        remains of ``max_iter``."""
+        Jacobian (by forward differences, one batched residual evaluation) from their best iterate. The budget is
+        shared: what remains of ``max_iter`` for the unconverged sample that used the most iterations (none when
+        one of them used all; a rollout whose solve fails is then cut short by its objective instead)."""
         rows = (~result.converged).nonzero().squeeze(-1)
         budget = self.max_iter - int(result.iterations[rows].max()) if rows.numel() else 0
         if budget <= 0:
