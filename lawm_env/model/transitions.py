@@ -39,7 +39,12 @@ def _no_solver_info(q: Tensor) -> DELInfo:
 
 class DELTransition(nn.Module):
     """q_{k+1} solves the forced discrete Euler–Lagrange equation of a learned Lagrangian; the action enters
-    only through the discrete forcing."""
+    only through the discrete forcing.
+
+    With ``substeps`` = n > 1, one step of ``dt`` is n DEL steps of dt/n with the action held: the pair
+    (q_{k-1}, q_k) stays one step of ``dt`` apart (what the decoder, reward head and callers see), while the
+    integrator's own state advances at the finer step, so a fast motion is not taken in one implicit jump.
+    """
 
     def __init__(
         self,
@@ -53,26 +58,45 @@ class DELTransition(nn.Module):
         tol: float | None = None,
         rtol: float = 0.0,
         max_iter: int = 20,
+        substeps: int = 1,
     ) -> None:
         super().__init__()
+        if not isinstance(substeps, int) or substeps < 1:
+            raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
+        self.substeps = substeps
+        fine_dt = dt / substeps
         if lagrangian == "mechanical":
-            self.lagrangian = MechanicalLagrangian(latent_dim, dt, hidden=hidden, depth=depth)
+            self.lagrangian = MechanicalLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth)
         elif lagrangian == "separable":
-            self.lagrangian = SeparableLagrangian(latent_dim, dt, hidden=hidden, depth=depth)
+            self.lagrangian = SeparableLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth)
         else:
             raise ValueError(f"lagrangian must be 'mechanical' or 'separable', got {lagrangian!r}")
-        self.forcing = DiscreteForcing(latent_dim, action_dim, dt)
+        self.forcing = DiscreteForcing(latent_dim, action_dim, fine_dt)
         self.stepper = DELStepper(self.lagrangian, self.forcing, tol=tol, rtol=rtol, max_iter=max_iter)
 
+    def _fine(self, q: Tensor, q_other: Tensor) -> Tensor:
+        """The point one fine step from ``q`` towards ``q_other`` (one step of ``dt`` away), at constant velocity."""
+        return q if self.substeps == 1 else q + (q_other - q) / self.substeps
+
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
-        return TransitionState(q_prev, q, self.stepper.start(q_prev, q, u_prev))
+        """The pair (q_{k-1}, q_k), one step of ``dt`` apart; the integrator starts from the last fine step of
+        that interval, at the pair's constant velocity."""
+        return TransitionState(q_prev, q, self.stepper.start(self._fine(q, q_prev), q, u_prev))
 
     def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+        """One step of ``dt``: ``substeps`` DEL solves with ``u`` held. The report sums the Newton iterations,
+        keeps the largest residual, and counts the step converged only if every solve converged."""
         inner, info = self.stepper.step(state.inner, u)
+        for _ in range(self.substeps - 1):
+            inner, more = self.stepper.step(inner, u)
+            info = DELInfo(info.iterations + more.iterations, torch.maximum(info.residual, more.residual), info.converged & more.converged)
         return TransitionState(state.q, inner.q, inner), info
 
     def residual(self, q_prev: Tensor, q: Tensor, q_next: Tensor, u_prev: Tensor, u: Tensor) -> Tensor:
-        """DEL residual r(q_{k+1}) of given triples (batch, dim); differentiable."""
+        """DEL residual at q_k of given triples (batch, dim) one step of ``dt`` apart; differentiable. With
+        substeps, the residual of the fine step at q_k with neighbours one fine step away on the straight
+        lines to q_{k-1} and q_{k+1}."""
+        q_prev, q_next = self._fine(q, q_prev), self._fine(q, q_next)
         part_prev, part = self.lagrangian.partials(q_prev, q), self.lagrangian.partials(q, q_next)
         f_prev, f = self.forcing(q_prev, q, u_prev), self.forcing(q, q_next, u)
         return part_prev.d2 + f_prev.plus + part.d1 + f.minus

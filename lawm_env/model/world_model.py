@@ -51,6 +51,8 @@ class WorldModelConfig:
     """Relative Newton tolerance (times the momentum norm): learned latents may have any scale."""
     max_iter: int = 10
     """Newton iteration limit of the DEL solve."""
+    substeps: int = 1
+    """LaWM only: DEL steps of dt/substeps per step of dt, the action held (checkpoints without it have 1)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -82,7 +84,7 @@ def build_transition(config: WorldModelConfig) -> nn.Module:
     """The LaWM transition, or the baseline MLP with a parameter count matched to it (within a few %)."""
     lawm = DELTransition(config.latent_dim, config.action_dim, config.dt, lagrangian=config.lagrangian,
                          hidden=config.hidden, depth=config.depth, tol=config.tol, rtol=config.rtol,
-                         max_iter=config.max_iter)
+                         max_iter=config.max_iter, substeps=config.substeps)
     if config.transition == "lawm":
         return lawm
     if config.transition == "mlp":

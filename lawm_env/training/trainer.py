@@ -53,6 +53,8 @@ class TrainConfig:
     """Channels of the first convolution."""
     solver_tol: float = 1e-4
     """Absolute Newton tolerance of the DEL solve."""
+    substeps: int = 1
+    """LaWM: DEL steps of dt/substeps per agent step, the action held (for motions fast against one step)."""
     steps: int = 2000
     """Total optimizer steps (a resumed run continues up to this number)."""
     batch_size: int = 16
@@ -91,13 +93,16 @@ class TrainConfig:
     def model_config(self, action_dim: int, image_size: int) -> WorldModelConfig:
         return WorldModelConfig(action_dim=action_dim, latent_dim=self.latent_dim, transition=self.transition,
                                 lagrangian=self.lagrangian, dt=self.dt, hidden=self.hidden, depth=self.depth,
-                                channels=self.channels, image_size=image_size, tol=self.solver_tol)
+                                channels=self.channels, image_size=image_size, tol=self.solver_tol,
+                                substeps=self.substeps)
 
     def resume_identity(self) -> dict:
         """The options a resumed run must share with the checkpoint (everything that changes the math)."""
         keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "solver_tol", "batch_size",
                 "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
         identity = {k: getattr(self, k) for k in keys}
+        if self.substeps != 1:  # added later: runs recorded before it had one step
+            identity["substeps"] = self.substeps
         identity["data"] = str(Path(self.data).resolve())
         # loss options added later are left out at their neutral default, so older runs still resume
         identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
