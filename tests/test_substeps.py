@@ -32,6 +32,23 @@ def _start(batch: int = 4):
     return q_prev, q, torch.zeros(batch, 1, dtype=torch.float64), actions
 
 
+def test_one_substep_is_the_plain_del_step():
+    """substeps = 1 starts the integrator from the given pair itself and takes the residual of the given triple."""
+    transition = _transition(1)
+    q_prev, q, u_prev, actions = _start()
+    state = transition.start(q_prev, q, u_prev)
+    assert torch.equal(state.inner.q_prev, q_prev) and torch.equal(state.inner.q, q)
+    stepped, _ = transition.step(state, actions[:, 0])
+    plain, _ = transition.stepper.step(transition.stepper.start(q_prev, q, u_prev), actions[:, 0])
+    assert torch.equal(stepped.q, plain.q)
+    q_next = stepped.q.detach()
+    lagrangian, forcing = transition.lagrangian, transition.forcing
+    expected = (lagrangian.partials(q_prev, q).d2 + forcing(q_prev, q, u_prev).plus
+                + lagrangian.partials(q, q_next).d1 + forcing(q, q_next, actions[:, 0]).minus)
+    torch.testing.assert_close(transition.residual(q_prev, q, q_next, u_prev, actions[:, 0]), expected)
+    assert float(transition.residual(q_prev, q, q_next, u_prev, actions[:, 0]).norm(dim=-1).max()) < 1e-9  # it solves the DEL
+
+
 def test_a_step_is_substeps_fine_del_steps_from_the_fine_start():
     transition = _transition(4)
     q_prev, q, u_prev, actions = _start()

@@ -76,7 +76,7 @@ class DELTransition(nn.Module):
 
     def _fine(self, q: Tensor, q_other: Tensor) -> Tensor:
         """The point one fine step from ``q`` towards ``q_other`` (one step of ``dt`` away), at constant velocity."""
-        return q if self.substeps == 1 else q + (q_other - q) / self.substeps
+        return q_other if self.substeps == 1 else q + (q_other - q) / self.substeps
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         """The pair (q_{k-1}, q_k), one step of ``dt`` apart; the integrator starts from the last fine step of
