@@ -191,3 +191,9 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     OnlineRun(plain)
     with pytest.raises(ValueError, match="foreground"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), weights=LossWeights(foreground=20.0)))
+    del options["substeps"]  # a run recorded before substeps: it had one
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    assert OnlineConfig(out=str(tmp_path / "sub"), substeps=2).train_config(10).model_config(1, 64).substeps == 2
+    with pytest.raises(ValueError, match="substeps"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), substeps=2))

@@ -32,7 +32,7 @@ from lawm_env.devices import get_device
 from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel, WorldModelConfig
 from lawm_env.training.losses import LossWeights
-from lawm_env.training.trainer import CHECKPOINT_DIR, TrainConfig, sample_windows, train
+from lawm_env.training.trainer import ADDED_OPTIONS, CHECKPOINT_DIR, TrainConfig, sample_windows, train
 
 
 class OnlineAgent(Protocol):
@@ -150,7 +150,7 @@ class OnlineRun:
     def _check_options(self) -> None:
         fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
         # runs recorded before the loss weights and substeps were options trained with the defaults
-        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), "substeps": 1})
+        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), **ADDED_OPTIONS})
 
     def _recover_records(self) -> None:
         """Records of episodes that reached the data but not online.json (an interruption in between)."""

@@ -101,14 +101,16 @@ class TrainConfig:
         keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "solver_tol", "batch_size",
                 "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
         identity = {k: getattr(self, k) for k in keys}
-        if self.substeps != 1:  # added later: runs recorded before it had one step
-            identity["substeps"] = self.substeps
+        identity.update({k: getattr(self, k) for k, neutral in ADDED_OPTIONS.items() if getattr(self, k) != neutral})
         identity["data"] = str(Path(self.data).resolve())
         # loss options added later are left out at their neutral default, so older runs still resume
         identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
         return identity
 
 
+ADDED_OPTIONS = {"substeps": 1}
+"""Options introduced after runs were recorded, with the value those runs had; at it they are not part of a
+run's identity."""
 ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
 """Loss weights introduced after runs were recorded; at 0 they are not part of a run's identity."""
 
