@@ -67,10 +67,11 @@ class ActorCritic(nn.Module):
     ``dt``; ``optimizers()`` holds the actor's and the critic's Adam. ``state_dict`` covers the networks, the
     return-scale estimate and the update count; checkpoint the optimizers beside it."""
 
-    def __init__(self, latent_dim: int, action_dim: int, dt: float, config: ActorCriticConfig = ActorCriticConfig()) -> None:
+    def __init__(self, latent_dim: int, action_dim: int, dt: float, config: ActorCriticConfig = ActorCriticConfig(),
+                 angles: int = 0) -> None:
         super().__init__()
-        self.config, self.dt = config, float(dt)
-        features = 2 * latent_dim
+        self.config, self.dt, self.angles = config, float(dt), angles
+        features = 2 * latent_dim + angles
         self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std)
         self.critic = Critic(features, config.hidden, config.depth)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
@@ -86,11 +87,11 @@ class ActorCritic(nn.Module):
 
     def value(self, state: TransitionState) -> Tensor:
         """V(s) of a batch of transition states: (batch,). Usable as a planner's terminal value."""
-        return self.critic(latent_features(state, self.dt))
+        return self.critic(latent_features(state, self.dt, self.angles))
 
     def policy(self, state: TransitionState, explore: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """Actions (batch, action_dim) in (-1, 1): a sample when ``explore``, else tanh of the mean."""
-        features = latent_features(state, self.dt)
+        features = latent_features(state, self.dt, self.angles)
         return self.actor.sample(features, generator).action if explore else self.actor.mode(features)
 
     def learn(self, model: LatentModel, start: TransitionState, generator: torch.Generator | None = None) -> dict[str, float]:

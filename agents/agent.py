@@ -22,7 +22,7 @@ class ActorCriticAgent(ActorCritic):
     """
 
     def __init__(self, model: WorldModel, config: ActorCriticConfig = ActorCriticConfig(), seed: int = 0) -> None:
-        super().__init__(model.config.latent_dim, model.config.action_dim, model.config.dt, config)
+        super().__init__(model.config.latent_dim, model.config.action_dim, model.config.dt, config, model.config.angles)
         self._model = (model,)  # a tuple, so that the world model is not registered as a submodule
         self.seed = seed
         device = next(model.parameters()).device

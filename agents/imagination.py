@@ -17,7 +17,7 @@ from lawm_env.model import TransitionState
 class LatentModel(Protocol):
     """What imagination needs from a world model (``lawm_env.model.WorldModel`` has it)."""
 
-    config: object  # with ``dt``
+    config: object  # with ``dt`` (and ``angles``, 0 when absent)
 
     def encode(self, frames: Tensor) -> Tensor: ...
 
@@ -85,16 +85,16 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
     without it the transition sees detached actions. Freeze the model's parameters (``frozen``) to keep
     its gradients out.
     """
-    dt = float(model.config.dt)
+    dt, angles = float(model.config.dt), getattr(model.config, "angles", 0)
     state = start
-    features, actions, log_probs, rewards, ok = [latent_features(state, dt)], [], [], [], []
+    features, actions, log_probs, rewards, ok = [latent_features(state, dt, angles)], [], [], [], []
     for _ in range(horizon):
         sample = actor.sample(features[-1], generator) if explore else ActionSample(actor.mode(features[-1]), start.q.new_zeros(start.q.shape[0]))
         u = sample.action if dynamics_gradient else sample.action.detach()
         q = state.q
         state, info = model.step(state, u)
         rewards.append(model.reward(q, state.q, u))
-        features.append(latent_features(state, dt))
+        features.append(latent_features(state, dt, angles))
         actions.append(sample.action)
         log_probs.append(sample.log_prob)
         ok.append(info.converged & torch.isfinite(features[-1]).all(-1) & torch.isfinite(rewards[-1]))

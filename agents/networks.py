@@ -1,4 +1,5 @@
-"""Actor and critic on the latent state (q_k, (q_k - q_{k-1})/h), the same vector as LaWM-v0's latent observation."""
+"""Actor and critic on the latent state (φ(q_k), (q_k - q_{k-1})/h), the same vector as LaWM-v0's latent
+observation (φ: angular coordinates as cos θ, sin θ)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lawm_env.mechanics.angles import pair_features
 from lawm_env.model import TransitionState
 from lawm_env.networks import mlp
 
 
-def latent_features(state: TransitionState, dt: float) -> Tensor:
-    """Positions and velocities of the pair (q_{k-1}, q_k): (batch, 2d)."""
-    return torch.cat([state.q, (state.q - state.q_prev) / dt], -1)
+def latent_features(state: TransitionState, dt: float, angles: int = 0) -> Tensor:
+    """Positions and velocities of the pair (q_{k-1}, q_k): (batch, 2d + angles), the first ``angles``
+    coordinates as (cos θ, sin θ) (``lawm_env.mechanics.angles.pair_features``)."""
+    return pair_features(state.q_prev, state.q, angles, dt)
 
 
 class ActionSample(NamedTuple):

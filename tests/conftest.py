@@ -39,14 +39,16 @@ def tiny_pendulum(tmp_path_factory):
     return root
 
 
-def make_tiny_checkpoint(directory, image_size: int = 32, transition: str = "lawm", episode_steps: int = 10, seed: int = 0):
+def make_tiny_checkpoint(directory, image_size: int = 32, transition: str = "lawm", episode_steps: int = 10, seed: int = 0,
+                         angles: int = 0):
     """An untrained tiny world model saved as a checkpoint with stored initial states (for env tests)."""
     from lawm_env.checkpoint import save_checkpoint
     from lawm_env.envs.initial_states import STATES_FILE, LatentPairs, save_states
     from lawm_env.model import WorldModel, WorldModelConfig
 
     torch.manual_seed(seed)
-    model = WorldModel(WorldModelConfig(action_dim=1, latent_dim=4, image_size=image_size, hidden=32, channels=8, transition=transition))
+    model = WorldModel(WorldModelConfig(action_dim=1, latent_dim=4, image_size=image_size, hidden=32, channels=8, transition=transition,
+                                        angles=angles))
     save_checkpoint(directory, modules={"model": model}, config={"model": model.config.to_dict()},
                     metadata={"data_source": "dmc:cartpole-swingup", "episode_steps": episode_steps}, save_global_rng=False)
     g = torch.Generator().manual_seed(seed + 1)
@@ -64,4 +66,10 @@ def tiny_checkpoint(tmp_path_factory):
 def tiny_checkpoint64(tmp_path_factory):
     """Like ``tiny_checkpoint`` at the real 64x64 frame size (what SB3's CnnPolicy and dm-control use)."""
     return make_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny64", image_size=64)
+
+
+@pytest.fixture(scope="session")
+def tiny_angle_checkpoint64(tmp_path_factory):
+    """Like ``tiny_checkpoint64`` with one angular coordinate."""
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("models") / "tiny64-angle", image_size=64, angles=1)
 

@@ -19,9 +19,12 @@ def _make(checkpoint, **kw):
 
 
 @pytest.mark.parametrize("obs_type", ["pixels", "latent"])
-def test_gymnasium_and_sb3_env_checkers_pass(tiny_checkpoint64, obs_type):
+@pytest.mark.parametrize("checkpoint", ["tiny_checkpoint64", "tiny_angle_checkpoint64"])
+def test_gymnasium_and_sb3_env_checkers_pass(checkpoint, obs_type, request):
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    tiny_checkpoint64 = request.getfixturevalue(checkpoint)
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")

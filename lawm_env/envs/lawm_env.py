@@ -66,7 +66,7 @@ def observation_space(model: WorldModel, obs_type: ObsType) -> gym.spaces.Box:
     size = model.config.image_size
     if obs_type == "pixels":
         return gym.spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8)
-    return gym.spaces.Box(-np.inf, np.inf, shape=(2 * model.config.latent_dim,), dtype=np.float32)
+    return gym.spaces.Box(-np.inf, np.inf, shape=(2 * model.config.latent_dim + model.config.angles,), dtype=np.float32)
 
 
 def check_actions(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -101,7 +101,7 @@ class LaWMEnv(gym.Env):
 
     Args:
         checkpoint: a checkpoint directory (``<run>/checkpoint``); None loads the embedded default model.
-        obs_type: "pixels" (decoded 64x64x3 uint8 frames) or "latent" (float32 (q, q̇)).
+        obs_type: "pixels" (decoded 64x64x3 uint8 frames) or "latent" (float32 (q, q̇), angles as cos, sin).
         device: "auto", "cpu", "cuda", ...
         render_mode: None or "rgb_array" (the decoded frame).
         init: where initial states come from: "states" (stored beside the model), "dataset" (needs ``data``),

@@ -1,5 +1,5 @@
 """Run a policy trained in LaWM-v0 (obs_type="latent") in the real pixel task: frames are encoded to the same
-latent observation (q_k, (q_k - q_{k-1})/h)."""
+latent observation (φ(q_k), (q_k - q_{k-1})/h) (``WorldModel.latent_observation``)."""
 
 from __future__ import annotations
 
@@ -27,9 +27,9 @@ class LatentObservation(gym.Wrapper):
         self._q_prev: torch.Tensor | None = None
 
     def _observation(self, q: torch.Tensor) -> np.ndarray:
-        velocity = (q - self._q_prev) / self.model.config.dt
+        observation = self.model.latent_observation(self._q_prev, q)
         self._q_prev = q
-        return torch.cat([q, velocity]).float().cpu().numpy()
+        return observation.cpu().numpy()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         frame, info = self.env.reset(seed=seed, options=options)

@@ -21,8 +21,9 @@ class LatentSimulator:
     With ``end_on_divergence`` (the default) a step whose DEL solve did not converge earns no reward and
     truncates its episode, so agents trained inside the model cannot harvest rewards from diverged latents.
 
-    Latent observations are (q_k, (q_k - q_{k-1})/h): positions and velocities, the Markov state of a
-    second-order system. Pixel observations are the decoded frames of q_k.
+    Latent observations are ``WorldModel.latent_observation``: (φ(q_k), (q_k - q_{k-1})/h), positions and
+    velocities, the Markov state of a second-order system, with each angular coordinate as (cos θ, sin θ) (φ = q
+    without angles), so they have 2d + angles entries. Pixel observations are the decoded frames of q_k.
     """
 
     def __init__(self, model: WorldModel, num_envs: int, obs_type: ObsType, initial_states: InitialStates,
@@ -88,10 +89,10 @@ class LatentSimulator:
 
     @torch.no_grad()
     def observe(self) -> Tensor:
-        """Observations of all rows: uint8 (N, H, W, 3) frames or float32 (N, 2d) latents."""
+        """Observations of all rows: uint8 (N, H, W, 3) frames or float32 (N, 2d + angles) latents."""
         if self.obs_type == "pixels":
             return self.render()
-        return torch.cat([self.state.q, (self.state.q - self.state.q_prev) / self.model.config.dt], -1).float()
+        return self.model.latent_observation(self.state.q_prev, self.state.q)
 
     @torch.no_grad()
     def render(self) -> Tensor:

@@ -60,7 +60,7 @@ def fit_state_probe(model: WorldModel, data: str | Path, windows: int = 64, leng
     for chunk in index.split(batch_size):
         items = [dataset[int(i)] for i in chunk]
         q = model.encode(torch.stack([it["obs"] for it in items]).to(device)).cpu()
-        features.append(latent_features(q).flatten(0, 1))
+        features.append(latent_features(q, model.config.angles).flatten(0, 1))
         targets.append(torch.stack([it["states"] for it in items])[:, 1:].flatten(0, 1))
     x, y = torch.cat(features), torch.cat(targets)
     return fit_probe(x, y), y.std(0)

@@ -193,7 +193,7 @@ def evaluate_model(model: WorldModel | None, windows: EvalWindows, horizon: int,
             video = model.decode(q_all).cpu()
             extra.update({k: _pad(v.cpu(), frames) for k, v in solver_health(imagined).items()})
             if probe is not None and part.states is not None:
-                predicted = probe(latent_features(q_all).cpu())
+                predicted = probe(latent_features(q_all, model.config.angles).cpu())
                 extra["probe_state_error"] = _pad(state_error(predicted, part.states[:, 1:frames], probe_scale), frames)
             imagined_energy = latent_energy(model, q_all, actions)
             if imagined_energy is not None:

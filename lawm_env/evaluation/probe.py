@@ -7,6 +7,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from lawm_env.mechanics.angles import pair_features
+
 
 class LinearProbe(NamedTuple):
     """state ≈ features @ weight + bias, features standardized with (mean, scale)."""
@@ -20,10 +22,10 @@ class LinearProbe(NamedTuple):
         return ((features - self.mean) / self.scale) @ self.weight + self.bias
 
 
-def latent_features(q: Tensor) -> Tensor:
-    """Probe features of a latent sequence (..., T, d): (q_k, q_k - q_{k-1}) per frame (..., T-1, 2d); the
-    difference carries the velocity that a single q cannot."""
-    return torch.cat([q[..., 1:, :], q[..., 1:, :] - q[..., :-1, :]], -1)
+def latent_features(q: Tensor, angles: int = 0) -> Tensor:
+    """Probe features of a latent sequence (..., T, d): (φ(q_k), q_k - q_{k-1}) per frame (..., T-1, 2d + angles),
+    φ giving angular coordinates as (cos θ, sin θ); the difference carries the velocity that a single q cannot."""
+    return pair_features(q[..., :-1, :], q[..., 1:, :], angles)
 
 
 def fit_probe(features: Tensor, targets: Tensor, ridge: float = 1e-3) -> LinearProbe:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lawm_env.mechanics.angles import angle_features, angle_features_vjp, check_angles
 from lawm_env.mechanics.autodiff import grad_enabled_input, input_gradients
 from lawm_env.mechanics.linalg import factor_mass, unpack_factor
 from lawm_env.networks import is_silu_mlp, mlp, silu_mlp_hidden, silu_mlp_input_gradient
@@ -129,7 +130,8 @@ class SeparableLagrangian(DiscreteLagrangian):
     """Constant mass, trapezoid potential: L_d = (1/2h)(q1-q0)ᵀM(q1-q0) - (h/2)(V(q0) + V(q1)).
 
     Its forced DEL is explicit (Störmer–Verlet). The mass is learned as M = LLᵀ + eps·I unless a fixed
-    positive-definite ``mass`` is given; the potential is an MLP unless a callable ``potential`` is given.
+    positive-definite ``mass`` is given; the potential is an MLP unless a callable ``potential`` is given. With
+    ``angles`` = k the learned potential reads (cos θ, sin θ, x) of the first k (angular) coordinates.
     """
 
     explicit = True
@@ -144,10 +146,12 @@ class SeparableLagrangian(DiscreteLagrangian):
         potential: PotentialFn | None = None,
         mass: Tensor | None = None,
         eps: float = 1e-3,
+        angles: int = 0,
     ) -> None:
         super().__init__(dt)
         self.dim, self.eps = dim, eps
-        self.potential_fn: PotentialFn = potential if potential is not None else _ScalarMLP(dim, hidden, depth)
+        check_angles(angles, dim)
+        self.potential_fn: PotentialFn = potential if potential is not None else _ScalarMLP(dim, hidden, depth, angles)
         if mass is None:
             self.mass_raw = nn.Parameter(torch.eye(dim))
         else:
@@ -174,8 +178,10 @@ class SeparableLagrangian(DiscreteLagrangian):
         """∇V(q), shape (batch, dim); differentiable when grad mode is on (by hand outside it)."""
         net = getattr(self.potential_fn, "net", None)
         if not torch.is_grad_enabled() and isinstance(self.potential_fn, _ScalarMLP) and is_silu_mlp(net):
-            _, pre_activations = silu_mlp_hidden(net, q)
-            return silu_mlp_input_gradient(net, pre_activations, net[-1].weight.expand(q.shape[0], -1))
+            angles = self.potential_fn.angles
+            _, pre_activations = silu_mlp_hidden(net, angle_features(q, angles))
+            grad = silu_mlp_input_gradient(net, pre_activations, net[-1].weight.expand(q.shape[0], -1))
+            return angle_features_vjp(q, grad, angles)
         create = torch.is_grad_enabled()
         with torch.enable_grad():
             x = grad_enabled_input(q)
@@ -248,18 +254,22 @@ class MidpointLagrangian(MidpointRule):
 
 
 class _ScalarMLP(nn.Module):
-    """An MLP with a scalar output per sample, shape (batch,)."""
+    """An MLP of the features φ(q) with a scalar output per sample, shape (batch,)."""
 
-    def __init__(self, dim: int, hidden: int, depth: int) -> None:
+    def __init__(self, dim: int, hidden: int, depth: int, angles: int = 0) -> None:
         super().__init__()
-        self.net = mlp(dim, 1, hidden, depth)
+        self.angles = angles
+        self.net = mlp(dim + angles, 1, hidden, depth)
 
     def forward(self, q: Tensor) -> Tensor:
-        return self.net(q).squeeze(-1)
+        return self.net(angle_features(q, self.angles)).squeeze(-1)
 
 
 class MechanicalLagrangian(MidpointRule):
     """Learned midpoint Lagrangian with M(q) = C(q)C(q)ᵀ + eps·I and an MLP potential V(q).
+
+    With ``angles`` = k the first k coordinates are angles: the trunk reads (cos θ, sin θ, x), so M and V are
+    2π-periodic in each angle (see :mod:`lawm_env.mechanics.angles`).
 
     One MLP trunk outputs the dim(dim+1)/2 entries of the lower-triangular factor C(q) (row-major packed,
     softplus on the diagonal, so M is always positive definite) and the potential: one pass gives both. The
@@ -269,20 +279,20 @@ class MechanicalLagrangian(MidpointRule):
     Configurations are (batch, dim).
     """
 
-    def __init__(self, dim: int, dt: float, *, hidden: int = 128, depth: int = 2, eps: float = 1e-3) -> None:
+    def __init__(self, dim: int, dt: float, *, hidden: int = 128, depth: int = 2, eps: float = 1e-3, angles: int = 0) -> None:
         super().__init__(dt)
-        self.dim, self.eps = dim, eps
+        self.dim, self.eps, self.angles = dim, eps, check_angles(angles, dim)
         rows, cols = torch.tril_indices(dim, dim)
         self.register_buffer("_rows", rows, persistent=False)
         self.register_buffer("_cols", cols, persistent=False)
         self.register_buffer("_diagonal", (rows == cols).nonzero().squeeze(-1), persistent=False)
-        self.trunk = mlp(dim, rows.numel() + 1, hidden, depth)
+        self.trunk = mlp(dim + angles, rows.numel() + 1, hidden, depth)
 
     def packed_factor_and_potential(self, q: Tensor) -> tuple[Tensor, Tensor]:
         """Packed C(q) entries as (entries, batch) and V(q) as (batch,) from one trunk pass."""
         if q.dim() != 2:
             raise ValueError(f"MechanicalLagrangian expects configurations of shape (batch, dim), got {tuple(q.shape)}")
-        out = self._last_layer_transposed(self.trunk[:-1](q))
+        out = self._last_layer_transposed(self.trunk[:-1](angle_features(q, self.angles)))
         raw, potential = out[:-1], out[-1]
         diag = self._diagonal
         return raw.index_copy(0, diag, F.softplus(raw.index_select(0, diag))), potential
@@ -331,7 +341,7 @@ class MechanicalLagrangian(MidpointRule):
         qbar, vs = 0.5 * (q0 + q1), ((q1 - q0) / h).mT.contiguous()
         if not is_silu_mlp(self.trunk):
             return super().partials(q0, q1)
-        a, pre_activations = silu_mlp_hidden(self.trunk, qbar)
+        a, pre_activations = silu_mlp_hidden(self.trunk, angle_features(qbar, self.angles))
         out = self._last_layer_transposed(a)
         raw, diag = out[:-1], self._diagonal
         raw_diag = raw.index_select(0, diag)
@@ -343,5 +353,6 @@ class MechanicalLagrangian(MidpointRule):
         grad_out[:-1] = grad_entries.index_copy(0, diag, grad_entries.index_select(0, diag) * torch.sigmoid(raw_diag))
         grad_out[-1] = -0.5 * h
         grad = silu_mlp_input_gradient(self.trunk, pre_activations, grad_out.mT @ self.trunk[-1].weight)
+        grad = angle_features_vjp(qbar, grad, self.angles)
         mv = mv.mT
         return Partials(grad - mv, grad + mv, None, entries)

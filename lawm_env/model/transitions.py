@@ -21,6 +21,7 @@ from lawm_env.mechanics import (
     discrete_momentum,
     energy,
 )
+from lawm_env.mechanics.angles import angle_features, check_angles, unwrap_near
 from lawm_env.networks import mlp
 
 
@@ -59,29 +60,32 @@ class DELTransition(nn.Module):
         rtol: float = 0.0,
         max_iter: int = 20,
         substeps: int = 1,
+        angles: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"substeps must be a positive integer, got {substeps!r}")
-        self.substeps = substeps
+        self.substeps, self.angles = substeps, check_angles(angles, latent_dim)
         fine_dt = dt / substeps
         if lagrangian == "mechanical":
-            self.lagrangian = MechanicalLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth)
+            self.lagrangian = MechanicalLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth, angles=angles)
         elif lagrangian == "separable":
-            self.lagrangian = SeparableLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth)
+            self.lagrangian = SeparableLagrangian(latent_dim, fine_dt, hidden=hidden, depth=depth, angles=angles)
         else:
             raise ValueError(f"lagrangian must be 'mechanical' or 'separable', got {lagrangian!r}")
         self.forcing = DiscreteForcing(latent_dim, action_dim, fine_dt)
         self.stepper = DELStepper(self.lagrangian, self.forcing, tol=tol, rtol=rtol, max_iter=max_iter)
 
     def _fine(self, q: Tensor, q_other: Tensor) -> Tensor:
-        """The point one fine step from ``q`` towards ``q_other`` (one step of ``dt`` away), at constant velocity."""
+        """The point one fine step from ``q`` towards ``q_other`` (one step of ``dt`` away), at constant velocity;
+        angles of ``q_other`` are first taken within π of those of ``q``."""
+        q_other = unwrap_near(q_other, q, self.angles)
         return q_other if self.substeps == 1 else q + (q_other - q) / self.substeps
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         """The pair (q_{k-1}, q_k), one step of ``dt`` apart; the integrator starts from the last fine step of
-        that interval, at the pair's constant velocity."""
-        return TransitionState(q_prev, q, self.stepper.start(self._fine(q, q_prev), q, u_prev))
+        that interval, at the pair's constant velocity (angles turn by less than π per step)."""
+        return TransitionState(unwrap_near(q_prev, q, self.angles), q, self.stepper.start(self._fine(q, q_prev), q, u_prev))
 
     def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
         """One step of ``dt``: ``substeps`` DEL solves with ``u`` held. The report sums the Newton iterations,
@@ -95,7 +99,7 @@ class DELTransition(nn.Module):
     def residual(self, q_prev: Tensor, q: Tensor, q_next: Tensor, u_prev: Tensor, u: Tensor) -> Tensor:
         """DEL residual at q_k of given triples (batch, dim) one step of ``dt`` apart; differentiable. With
         substeps, the residual of the fine step at q_k with neighbours one fine step away on the straight
-        lines to q_{k-1} and q_{k+1}."""
+        lines to q_{k-1} and q_{k+1}. Angles of the neighbours are taken within π of those of q_k."""
         q_prev, q_next = self._fine(q, q_prev), self._fine(q, q_next)
         part_prev, part = self.lagrangian.partials(q_prev, q), self.lagrangian.partials(q, q_next)
         f_prev, f = self.forcing(q_prev, q, u_prev), self.forcing(q, q_next, u)
@@ -117,17 +121,20 @@ class DELTransition(nn.Module):
 
 
 class MLPTransition(nn.Module):
-    """The unconstrained baseline: q_{k+1} = q_k + MLP(q_{k-1}, q_k, u_k)."""
+    """The unconstrained baseline: q_{k+1} = q_k + MLP(φ(q_{k-1}), φ(q_k), u_k), φ the angle features (q itself
+    without angles)."""
 
-    def __init__(self, latent_dim: int, action_dim: int, *, hidden: int = 128, depth: int = 2) -> None:
+    def __init__(self, latent_dim: int, action_dim: int, *, hidden: int = 128, depth: int = 2, angles: int = 0) -> None:
         super().__init__()
-        self.net = mlp(2 * latent_dim + action_dim, latent_dim, hidden, depth)
+        self.angles = check_angles(angles, latent_dim)
+        self.net = mlp(2 * (latent_dim + angles) + action_dim, latent_dim, hidden, depth)
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
-        return TransitionState(q_prev, q)
+        return TransitionState(unwrap_near(q_prev, q, self.angles), q)
 
     def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
-        q_next = state.q + self.net(torch.cat([state.q_prev, state.q, u], -1))
+        features = [angle_features(state.q_prev, self.angles), angle_features(state.q, self.angles)]
+        q_next = state.q + self.net(torch.cat([*features, u], -1))
         return TransitionState(state.q, q_next), _no_solver_info(q_next)
 
 
@@ -152,10 +159,10 @@ def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def matched_mlp_hidden(target: int, latent_dim: int, action_dim: int, depth: int) -> int:
-    """Hidden width of an ``MLPTransition`` whose parameter count is closest to ``target``."""
+def matched_mlp_hidden(target: int, inputs: int, outputs: int, depth: int) -> int:
+    """Hidden width of an MLP (``inputs`` → ``outputs``, ``depth`` hidden layers) whose parameter count is
+    closest to ``target``."""
     def count(width: int) -> int:
-        inputs = 2 * latent_dim + action_dim
-        return inputs * width + width + (depth - 1) * (width * width + width) + width * latent_dim + latent_dim
+        return inputs * width + width + (depth - 1) * (width * width + width) + width * outputs + outputs
 
     return min(range(1, 4096), key=lambda w: abs(count(w) - target))

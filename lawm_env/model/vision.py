@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from lawm_env.mechanics.angles import angle_features, check_angles, coordinates_from_features
+
 
 def _levels(image_size: int) -> int:
     levels = int(round(math.log2(image_size / 4)))
@@ -24,11 +26,13 @@ def frames_to_float(frames: Tensor) -> Tensor:
 
 
 class ConvEncoder(nn.Module):
-    """Frames (batch, H, W, 3) → q (batch, latent_dim): stride-2 convolutions down to 4×4, then a linear map."""
+    """Frames (batch, H, W, 3) → q (batch, latent_dim): stride-2 convolutions down to 4×4, then a linear map.
+    With ``angles`` = k the map gives k more outputs and each of the first k coordinates is the angle
+    atan2(s, c) of an output pair (c, s), in [-π, π]."""
 
-    def __init__(self, latent_dim: int, image_size: int = 64, channels: int = 16) -> None:
+    def __init__(self, latent_dim: int, image_size: int = 64, channels: int = 16, angles: int = 0) -> None:
         super().__init__()
-        self.image_size = image_size
+        self.image_size, self.angles = image_size, check_angles(angles, latent_dim)
         layers: list[nn.Module] = []
         width = 3
         for i in range(_levels(image_size)):
@@ -36,7 +40,7 @@ class ConvEncoder(nn.Module):
             layers += [nn.Conv2d(width, out, 4, stride=2, padding=1), nn.SiLU()]
             width = out
         self.convs = nn.Sequential(*layers)
-        self.head = nn.Linear(width * 16, latent_dim)
+        self.head = nn.Linear(width * 16, latent_dim + angles)
 
     def forward(self, frames: Tensor) -> Tensor:
         x = frames_to_float(frames)
@@ -44,17 +48,19 @@ class ConvEncoder(nn.Module):
             raise ValueError(f"expected {self.image_size}x{self.image_size} frames, got {tuple(x.shape[-2:])}")
         lead = x.shape[:-3]
         features = self.convs(x.reshape(-1, *x.shape[-3:]) - 0.5)
-        return self.head(features.flatten(1)).reshape(*lead, -1)
+        return coordinates_from_features(self.head(features.flatten(1)), self.angles).reshape(*lead, -1)
 
 
 class ConvDecoder(nn.Module):
-    """q (batch, latent_dim) → frames (batch, H, W, 3) in [0, 1]. It sees q only, so positions must live in q."""
+    """q (batch, latent_dim) → frames (batch, H, W, 3) in [0, 1]. It sees q only, so positions must live in q.
+    With ``angles`` = k it reads (cos θ, sin θ, x) of the first k (angular) coordinates."""
 
-    def __init__(self, latent_dim: int, image_size: int = 64, channels: int = 16) -> None:
+    def __init__(self, latent_dim: int, image_size: int = 64, channels: int = 16, angles: int = 0) -> None:
         super().__init__()
         levels = _levels(image_size)
+        self.angles = check_angles(angles, latent_dim)
         self.width = channels * 2 ** (levels - 1)
-        self.head = nn.Linear(latent_dim, self.width * 16)
+        self.head = nn.Linear(latent_dim + angles, self.width * 16)
         layers: list[nn.Module] = []
         width = self.width
         for i in reversed(range(levels)):
@@ -67,7 +73,8 @@ class ConvDecoder(nn.Module):
 
     def forward(self, q: Tensor) -> Tensor:
         lead = q.shape[:-1]
-        x = self.head(q.reshape(-1, q.shape[-1])).view(-1, self.width, 4, 4)
+        features = angle_features(q, self.angles)
+        x = self.head(features.reshape(-1, features.shape[-1])).view(-1, self.width, 4, 4)
         frames = torch.sigmoid(self.deconvs(nn.functional.silu(x)))
         return frames.movedim(-3, -1).reshape(*lead, *frames.shape[-2:], 3)
 

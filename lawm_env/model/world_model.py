@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from lawm_env.mechanics import DELInfo
+from lawm_env.mechanics.angles import angle_features, check_angles, pair_features, squared_distance
 from lawm_env.model.transitions import (
     DELTransition,
     MLPTransition,
@@ -53,6 +54,10 @@ class WorldModelConfig:
     """Newton iteration limit of the DEL solve."""
     substeps: int = 1
     """LaWM only: DEL steps of dt/substeps per step of dt, the action held (checkpoints without it have 1)."""
+    angles: int = 0
+    """How many of the coordinates (the first ones) are angles, on a circle: a joint that can spin (checkpoints
+    without it have 0). The encoder gives them as atan2 of an output pair, the networks read (cos θ, sin θ),
+    and latent errors are 2(1 - cos Δθ) (see ``lawm_env.mechanics.angles``)."""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,12 +89,13 @@ def build_transition(config: WorldModelConfig) -> nn.Module:
     """The LaWM transition, or the baseline MLP with a parameter count matched to it (within a few %)."""
     lawm = DELTransition(config.latent_dim, config.action_dim, config.dt, lagrangian=config.lagrangian,
                          hidden=config.hidden, depth=config.depth, tol=config.tol, rtol=config.rtol,
-                         max_iter=config.max_iter, substeps=config.substeps)
+                         max_iter=config.max_iter, substeps=config.substeps, angles=config.angles)
     if config.transition == "lawm":
         return lawm
     if config.transition == "mlp":
-        width = matched_mlp_hidden(parameter_count(lawm), config.latent_dim, config.action_dim, config.depth)
-        return MLPTransition(config.latent_dim, config.action_dim, hidden=width, depth=config.depth)
+        inputs = 2 * (config.latent_dim + config.angles) + config.action_dim
+        width = matched_mlp_hidden(parameter_count(lawm), inputs, config.latent_dim, config.depth)
+        return MLPTransition(config.latent_dim, config.action_dim, hidden=width, depth=config.depth, angles=config.angles)
     raise ValueError(f"transition must be 'lawm' or 'mlp', got {config.transition!r}")
 
 
@@ -99,9 +105,11 @@ class WorldModel(nn.Module):
     def __init__(self, config: WorldModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = ConvEncoder(config.latent_dim, config.image_size, config.channels)
-        self.decoder = ConvDecoder(config.latent_dim, config.image_size, config.channels)
-        self.reward_head = mlp(2 * config.latent_dim + config.action_dim, 1, config.hidden, config.depth)
+        check_angles(config.angles, config.latent_dim)
+        self.encoder = ConvEncoder(config.latent_dim, config.image_size, config.channels, config.angles)
+        self.decoder = ConvDecoder(config.latent_dim, config.image_size, config.channels, config.angles)
+        features = config.latent_dim + config.angles
+        self.reward_head = mlp(2 * features + config.action_dim, 1, config.hidden, config.depth)
         self.transition = build_transition(config)
 
     def encode(self, frames: Tensor) -> Tensor:
@@ -132,7 +140,20 @@ class WorldModel(nn.Module):
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""
-        return self.reward_head(torch.cat([q, q_next, u], -1)).squeeze(-1)
+        return self.reward_head(torch.cat([self.features(q), self.features(q_next), u], -1)).squeeze(-1)
+
+    def features(self, q: Tensor) -> Tensor:
+        """Features (cos θ, sin θ, x) of coordinates (..., d), of size d + angles; q itself without angles."""
+        return angle_features(q, self.config.angles)
+
+    def latent_observation(self, q_prev: Tensor, q: Tensor) -> Tensor:
+        """The Markov latent observation of a pair, (φ(q_k), (q_k - q_{k-1})/h), float32 of size 2d + angles:
+        positions as features, velocities with each angle's change taken in [-π, π)."""
+        return pair_features(q_prev, q, self.config.angles, self.config.dt).float()
+
+    def latent_distance(self, a: Tensor, b: Tensor) -> Tensor:
+        """Squared distance between coordinates (..., d), periodic in the angles (see ``angles``), shape (...,)."""
+        return squared_distance(a, b, self.config.angles)
 
     def rollout(self, state: TransitionState, actions: Tensor) -> tuple[TransitionState, Imagined]:
         """Imagine H = actions.shape[1] steps from ``state`` with actions (batch, H, action_dim)."""

@@ -24,7 +24,7 @@ class LossWeights:
     prediction: float = 1.0
     """Decoded open-loop predictions against the true frames."""
     latent: float = 1.0
-    """Open-loop latents against the (stop-gradient) encoder latents."""
+    """Open-loop latents against the (stop-gradient) encoder latents (angles by 2(1 - cos Δθ))."""
     reward: float = 1.0
     """Reward head on encoded and on predicted transitions."""
     residual: float = 0.1
@@ -36,7 +36,7 @@ class LossWeights:
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
     and vanish under a plain per-pixel error. 0: every pixel counts once."""
     latent_scale: float = 0.0
-    """Anchor of the latent scale: (mean q² − 1)² over the encoded latents. Nothing else fixes the scale of q
+    """Anchor of the latent scale: (mean φ(q)² − 1)² over the encoded latents' features (q without angles). Nothing else fixes the scale of q
     (the latent term is against stop-gradient encoder latents), and its slow growth inflates the latent term;
     0: off (the term is then not computed or logged)."""
 
@@ -86,7 +86,7 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     future_weights = None if pixel_weights is None else pixel_weights[:, 2 : 2 + horizon]
     frame_errors = _frame_errors(model.decode(imagined.positions) - targets[:, 2 : 2 + horizon], future_weights)
     terms["prediction"] = masked_mean(frame_errors, valid)
-    terms["latent"] = masked_mean((imagined.positions - q[:, 2 : 2 + horizon].detach()).square().sum(-1), valid)
+    terms["latent"] = masked_mean(model.latent_distance(imagined.positions, q[:, 2 : 2 + horizon].detach()), valid)
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
     imagined_rewards = masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
     terms["reward"] = (encoded_rewards - rewards).square().mean() + imagined_rewards
@@ -97,7 +97,7 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
         log_mass = model.transition.log_mass_scale(flat(q))
         terms["mass"] = log_mass.square().mean()
     if weights.latent_scale:
-        terms["latent_scale"] = (q.square().mean() - 1.0).square()
+        terms["latent_scale"] = (model.features(q).square().mean() - 1.0).square()
     total = sum(getattr(weights, name) * value for name, value in terms.items())
     report = {name: float(value.detach()) for name, value in terms.items()}
     report["total"] = float(total.detach())
@@ -106,7 +106,7 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     report["not_converged"] = float((~imagined.converged).float().mean())
     report["masked_steps"] = float(1.0 - valid.mean())
     # drift diagnostics: the encoder's latent scale, and (LaWM) the mass scale that compensates for it
-    report["latent_rms"] = float(q.detach().square().mean().sqrt())
+    report["latent_rms"] = float(model.features(q.detach()).square().mean().sqrt())
     if isinstance(model.transition, DELTransition):
         report["log_mass"] = float(log_mass.detach().mean())
     return total, report

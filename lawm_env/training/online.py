@@ -86,6 +86,8 @@ class OnlineConfig:
     """Channels of the first convolution."""
     substeps: int = 1
     """LaWM: DEL steps per agent step (see ``lawm train --substeps``)."""
+    angles: int = 0
+    """Angular coordinates among the first ones (see ``lawm train --angles``)."""
     batch_size: int = 16
     """Windows per world-model update."""
     window: int = 16
@@ -104,7 +106,7 @@ class OnlineConfig:
         out = Path(self.out)
         return TrainConfig(data=str(out / "data"), out=str(out / "world_model"), transition=self.transition,  # type: ignore[arg-type]
                            lagrangian=self.lagrangian, latent_dim=self.latent_dim, hidden=self.hidden, channels=self.channels,  # type: ignore[arg-type]
-                           substeps=self.substeps, steps=steps,
+                           substeps=self.substeps, angles=self.angles, steps=steps,
                            batch_size=self.batch_size, window=self.window, lr=self.lr, weights=self.weights, seed=self.seed, device=self.device,
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
@@ -149,7 +151,7 @@ class OnlineRun:
 
     def _check_options(self) -> None:
         fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
-        # runs recorded before the loss weights and substeps were options trained with the defaults
+        # runs recorded before the loss weights and the added options existed trained with the defaults
         pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), **ADDED_OPTIONS})
 
     def _recover_records(self) -> None:

@@ -55,6 +55,8 @@ class TrainConfig:
     """Absolute Newton tolerance of the DEL solve."""
     substeps: int = 1
     """LaWM: DEL steps of dt/substeps per agent step, the action held (for motions fast against one step)."""
+    angles: int = 0
+    """How many coordinates (the first ones) are angles on a circle, for joints that spin (cartpole: 1)."""
     steps: int = 2000
     """Total optimizer steps (a resumed run continues up to this number)."""
     batch_size: int = 16
@@ -94,7 +96,7 @@ class TrainConfig:
         return WorldModelConfig(action_dim=action_dim, latent_dim=self.latent_dim, transition=self.transition,
                                 lagrangian=self.lagrangian, dt=self.dt, hidden=self.hidden, depth=self.depth,
                                 channels=self.channels, image_size=image_size, tol=self.solver_tol,
-                                substeps=self.substeps)
+                                substeps=self.substeps, angles=self.angles)
 
     def resume_identity(self) -> dict:
         """The options a resumed run must share with the checkpoint (everything that changes the math)."""
@@ -108,7 +110,7 @@ class TrainConfig:
         return identity
 
 
-ADDED_OPTIONS = {"substeps": 1}
+ADDED_OPTIONS = {"substeps": 1, "angles": 0}
 """Options introduced after runs were recorded, with the value those runs had; at it they are not part of a
 run's identity."""
 ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
