@@ -26,7 +26,6 @@ from lawm_env.evaluation.solver_health import solver_health
 from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, position_columns
 from lawm_env.model import DELTransition, WorldModel
 from lawm_env.training.losses import frames_as_targets
-from lawm_env.mechanics import discrete_momentum, energy
 
 SERIES: dict[str, tuple[str, bool]] = {
     "psnr": ("PSNR (dB, higher is better)", False),
@@ -150,8 +149,8 @@ def latent_energy(model: WorldModel, q: Tensor, actions: Tensor) -> Tensor | Non
     if not isinstance(transition, DELTransition):
         return None
     flat = lambda x: x.flatten(0, 1)  # noqa: E731  (batch, time) flattened here: actions may have zero columns
-    p = discrete_momentum(transition.lagrangian, flat(q[:, :-1]), flat(q[:, 1:]), transition.forcing, flat(actions))
-    return energy(transition.lagrangian, flat(q[:, 1:]), p).reshape(q.shape[0], -1)
+    # the transition's own start: it unwraps angles and, with substeps, starts from the fine step
+    return transition.energy(transition.start(flat(q[:, :-1]), flat(q[:, 1:]), flat(actions))).reshape(q.shape[0], -1)
 
 
 def _pearson(x: Tensor, y: Tensor) -> float:

@@ -64,16 +64,6 @@ def unwrap_near(q: Tensor, reference: Tensor, angles: int) -> Tensor:
     return torch.cat([ref + wrap_angle(theta - ref), q[..., angles:]], -1)
 
 
-def unwrap_sequence(q: Tensor, angles: int, dim: int = -2) -> Tensor:
-    """A sequence of coordinates (time along ``dim``) made continuous: each step's angle change taken in [-π, π)."""
-    if angles == 0:
-        return q
-    theta = q[..., :angles].movedim(dim, 0)
-    steps = wrap_angle(theta[1:] - theta[:-1])
-    theta = torch.cat([theta[:1], theta[:1] + steps.cumsum(0)], 0).movedim(0, dim)
-    return torch.cat([theta, q[..., angles:]], -1)
-
-
 def pair_features(q_prev: Tensor, q: Tensor, angles: int, dt: float = 1.0) -> Tensor:
     """(φ(q_k), (q_k - q_{k-1})/dt) of a pair: the position as features and the velocity, each angle's change
     taken in [-π, π); shape (..., 2d + k)."""
