@@ -20,6 +20,7 @@ from lawm_env.mechanics.angles import (
 )
 from lawm_env.model import DELTransition, WorldModel, WorldModelConfig
 from lawm_env.training.losses import world_model_losses
+from tests.rollouts import converged_positions
 
 TWO_PI = 2 * math.pi
 
@@ -107,24 +108,14 @@ def _start(batch: int = 4):
     return q_prev, q, torch.zeros(batch, 1, dtype=torch.float64), actions
 
 
-def _positions(model, q_prev, q, u_prev, actions) -> torch.Tensor:
-    state = model.start(q_prev, q, u_prev)
-    out = []
-    for u in actions.unbind(1):
-        state, info = model.step(state, u)
-        assert bool(info.converged.all())
-        out.append(state.q)
-    return torch.stack(out, 1)
-
-
 def test_a_pair_across_the_seam_rolls_out_like_the_continuous_pair():
     """Encoded angles come wrapped to [-π, π]: a pair on either side of the seam is the same motion."""
     transition = _transition()
     q_prev, q, u_prev, actions = _start()
-    continuous = _positions(transition, q_prev, q, u_prev, actions)
-    seam = _positions(transition, q_prev, _shift(q, -1.0), u_prev, actions)  # θ_k written one turn lower
+    continuous = converged_positions(transition, q_prev, q, u_prev, actions)
+    seam = converged_positions(transition, q_prev, _shift(q, -1.0), u_prev, actions)  # θ_k written one turn lower
     torch.testing.assert_close(seam, _shift(continuous, -1.0))
-    turned_prev = _positions(transition, _shift(q_prev, 3.0), q, u_prev, actions)
+    turned_prev = converged_positions(transition, _shift(q_prev, 3.0), q, u_prev, actions)
     torch.testing.assert_close(turned_prev, continuous)
     assert float((continuous[:, 1:, 0] - continuous[:, :-1, 0]).detach().abs().max()) < math.pi  # no jump of a turn
     q_next = continuous[:, 0]
@@ -157,7 +148,7 @@ def test_implicit_gradients_with_angles():
     transition = _transition()
     q_prev, q, u_prev, actions = _start(batch=2)
     inputs = (q_prev.requires_grad_(), q.requires_grad_(), actions[:, :2].clone().requires_grad_())
-    assert torch.autograd.gradcheck(lambda a, b, u: _positions(transition, a, b, u_prev, u), inputs, eps=1e-6, atol=1e-5)
+    assert torch.autograd.gradcheck(lambda a, b, u: converged_positions(transition, a, b, u_prev, u), inputs, eps=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("transition", ["lawm", "mlp"])

@@ -7,21 +7,12 @@ import torch
 
 from lawm_env.model import DELTransition, WorldModel, WorldModelConfig
 from lawm_env.training.losses import world_model_losses
+from tests.rollouts import converged_positions
 
 
 def _transition(substeps: int, seed: int = 0, **kw) -> DELTransition:
     torch.manual_seed(seed)
     return DELTransition(3, 1, 0.2, hidden=16, tol=1e-11, max_iter=30, substeps=substeps, **kw).double()
-
-
-def _rollout(transition: DELTransition, q_prev, q, u_prev, actions) -> torch.Tensor:
-    state = transition.start(q_prev, q, u_prev)
-    positions = []
-    for u in actions.unbind(1):
-        state, info = transition.step(state, u)
-        assert bool(info.converged.all())
-        positions.append(state.q)
-    return torch.stack(positions, 1)
 
 
 def _start(batch: int = 4):
@@ -76,7 +67,7 @@ def test_more_substeps_converge_to_the_continuous_flow():
     for n in (1, 4, 16, 32):
         transition = _transition(n)
         transition.load_state_dict(weights)
-        runs[n] = _rollout(transition, q_prev, q, u_prev, actions)
+        runs[n] = converged_positions(transition, q_prev, q, u_prev, actions)
     errors = {n: float((runs[n] - runs[32]).detach().norm(dim=-1).max()) for n in (1, 4, 16)}
     assert errors[1] / errors[4] > 3 and errors[4] / errors[16] > 3
 
@@ -85,7 +76,7 @@ def test_implicit_gradients_through_substeps():
     transition = _transition(2)
     q_prev, q, u_prev, actions = _start(batch=2)
     inputs = (q_prev.requires_grad_(), q.requires_grad_(), actions[:, :2].clone().requires_grad_())
-    assert torch.autograd.gradcheck(lambda a, b, u: _rollout(transition, a, b, u_prev, u), inputs, eps=1e-6, atol=1e-5)
+    assert torch.autograd.gradcheck(lambda a, b, u: converged_positions(transition, a, b, u_prev, u), inputs, eps=1e-6, atol=1e-5)
 
 
 def test_substeps_in_the_world_model_config_losses_and_run_identity(tiny_pendulum, tmp_path):

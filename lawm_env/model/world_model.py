@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from lawm_env.mechanics import DELInfo
-from lawm_env.mechanics.angles import angle_features, check_angles, pair_features, squared_distance
+from lawm_env.mechanics.angles import angle_features, pair_features, squared_distance
 from lawm_env.model.transitions import (
     DELTransition,
     MLPTransition,
@@ -105,7 +105,6 @@ class WorldModel(nn.Module):
     def __init__(self, config: WorldModelConfig) -> None:
         super().__init__()
         self.config = config
-        check_angles(config.angles, config.latent_dim)
         self.encoder = ConvEncoder(config.latent_dim, config.image_size, config.channels, config.angles)
         self.decoder = ConvDecoder(config.latent_dim, config.image_size, config.channels, config.angles)
         features = config.latent_dim + config.angles

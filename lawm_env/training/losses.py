@@ -36,9 +36,9 @@ class LossWeights:
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
     and vanish under a plain per-pixel error. 0: every pixel counts once."""
     latent_scale: float = 0.0
-    """Anchor of the latent scale: (mean φ(q)² − 1)² over the encoded latents' features (q without angles). Nothing else fixes the scale of q
-    (the latent term is against stop-gradient encoder latents), and its slow growth inflates the latent term;
-    0: off (the term is then not computed or logged)."""
+    """Anchor of the latent scale: (mean φ(q)² − 1)² over the features of the encoded latents (q itself without
+    angles). Nothing else fixes the scale of q (the latent term is against stop-gradient encoder latents), and
+    its slow growth inflates the latent term; 0: off (the term is then not computed or logged)."""
 
 
 def frames_as_targets(obs: Tensor) -> Tensor:
