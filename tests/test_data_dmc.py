@@ -1,4 +1,4 @@
-"""dm-control pixel collection: shapes, dtypes, determinism, action repeat, parallel = serial, clean exit."""
+"""dm-control pixel collection: shapes, dtypes, determinism, action repeat, parallel = serial, coasting, clean exit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from lawm_env.data.dmc import DMC_TASKS, collect_episodes, get_task, make_pixel_env  # noqa: E402
+from lawm_env.data.dmc import DMC_TASKS, collect_episodes, get_task, make_pixel_env, random_steps  # noqa: E402
+from lawm_env.data.episode import episode_seed  # noqa: E402
 
 
 def test_short_cartpole_collection_shapes_and_dtypes():
@@ -80,6 +81,53 @@ def test_parallel_collection_equals_serial():
     for a, b in zip(serial, parallel, strict=True):
         assert np.array_equal(a.obs, b.obs) and np.array_equal(a.states, b.states)
         assert np.array_equal(a.actions, b.actions) and np.array_equal(a.rewards, b.rewards)
+
+
+def test_random_actions_are_the_seeded_uniform_draws_and_coast_zero_draws_nothing_more():
+    plain, no_coast = (next(collect_episodes("cartpole-swingup", [2], seed=5, steps=6, size=16, **kw)) for kw in ({}, {"coast": 0.0}))
+    expected = np.random.default_rng(episode_seed(5, 2)).uniform(-1.0, 1.0, size=(6, 1)).astype(np.float32)
+    assert np.array_equal(plain.actions, expected) and np.array_equal(no_coast.actions, expected)
+
+
+def test_coasting_episodes_take_zero_actions_after_a_random_prefix():
+    steps, rng = 40, np.random.default_rng(0)
+    prefixes = [random_steps(rng, steps, 1.0) for _ in range(2000)]
+    assert min(prefixes) == 0 and max(prefixes) == steps // 2
+    assert abs(np.mean([random_steps(rng, steps, 0.25) < steps for _ in range(4000)]) - 0.25) < 0.03
+    episodes = list(collect_episodes("cartpole-swingup", range(6), seed=3, steps=steps, size=16, coast=1.0))
+    for index, ep in enumerate(episodes):
+        active = int(np.flatnonzero(ep.actions[:, 0])[-1]) + 1 if np.any(ep.actions) else 0
+        assert active <= steps // 2 and np.all(ep.actions[active:] == 0.0) and np.all(ep.actions[:active] != 0.0)
+        first = np.random.default_rng(episode_seed(3, index))
+        assert active == random_steps(first, steps, 1.0)
+    assert len({int(np.count_nonzero(ep.actions)) for ep in episodes}) > 1, "every episode coasted at the same step"
+
+
+def test_coasting_collection_in_parallel_equals_serial():
+    kw = dict(seed=4, steps=8, size=16, coast=0.5)
+    serial = list(collect_episodes("cartpole-swingup", [0, 1, 2], **kw))
+    parallel = list(collect_episodes("cartpole-swingup", [0, 1, 2], num_workers=2, **kw))
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
+
+
+@pytest.mark.parametrize("coast", [-0.1, 1.5, float("nan")])
+def test_bad_coasting_probability_is_refused(coast):
+    from lawm_env.data.sources import make_source
+
+    with pytest.raises(ValueError, match="coasting probability"):
+        random_steps(np.random.default_rng(0), 10, coast)
+    with pytest.raises(ValueError, match="coasting probability"):
+        make_source("dmc:cartpole-swingup", coast=coast)
+
+
+def test_coasting_is_part_of_a_collection_identity():
+    from lawm_env.data.sources import make_source
+
+    assert make_source("dmc:cartpole-swingup").describe()["policy"] == "uniform random"
+    assert make_source("dmc:cartpole-swingup", coast=0.25).describe()["policy"] == "uniform random, coasting with probability 0.25"
+    with pytest.raises(ValueError, match="synthetic episodes have no actions"):
+        make_source("synthetic:pendulum", coast=0.5)
 
 
 def test_nothing_prints_at_exit():

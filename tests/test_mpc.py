@@ -197,3 +197,20 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     assert OnlineConfig(out=str(tmp_path / "sub"), substeps=2).train_config(10).model_config(1, 64).substeps == 2
     with pytest.raises(ValueError, match="substeps"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), substeps=2))
+    del options["seed_coast"]  # a run recorded before coasting seed episodes: none coasted
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="seed_coast"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_coast=0.5))
+
+
+def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
+    from lawm_env.cli import main
+
+    out = tmp_path / "run"
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "3",
+          "--online.episode-steps", "12", "--online.seed-coast", "1"])
+    episodes = load_episodes(out / "data")
+    assert len(episodes) == 3 and all(np.all(ep.actions[6:] == 0.0) for ep in episodes)
+    with pytest.raises(ValueError, match="seed_coast"):
+        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-coast", "2"])

@@ -30,6 +30,10 @@ class Config:
     """Processes for dm-control collection (gymnasium AsyncVectorEnv); synthetic episodes use one process."""
     episodes_per_shard: int = 16
     """Episodes per shard file (the unit of atomic writes and of resumption)."""
+    coast: float = 0.0
+    """dm-control: probability that an episode coasts, taking zero actions after a random number (0 to steps / 2)
+    of uniform random steps. Coasting episodes show the unforced motion and the rest that a model should keep
+    under zero actions."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -41,7 +45,7 @@ def run(config: Config) -> None:
     from lawm_env.data.storage import ShardError
 
     try:
-        source = make_source(config.source, config.image_size, config.num_workers)
+        source = make_source(config.source, config.image_size, config.num_workers, config.coast)
         summary = collect(source, config.out, config.episodes, config.steps, config.seed, config.episodes_per_shard, config.progress)
     except (ValueError, ShardError) as exc:
         raise SystemExit(f"lawm collect: {exc}") from None

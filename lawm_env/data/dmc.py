@@ -184,8 +184,24 @@ class _Recorder:
         )
 
 
-def _act(policy: Policy | None, rng: np.random.Generator, frame: np.ndarray, state: np.ndarray, dim: int) -> np.ndarray:
+def random_steps(rng: np.random.Generator, steps: int, coast: float) -> int:
+    """How many of an episode's ``steps`` take uniform random actions before it coasts (zero actions).
+
+    With probability ``coast`` the episode coasts after a uniform draw from 0 to ``steps // 2`` random steps
+    (0: it stays at its initial state, at rest in the swing-up tasks); otherwise every step is random. With
+    ``coast=0`` nothing is drawn, so the actions are those of a plain uniform-random episode of the same seed.
+    """
+    if not 0.0 <= coast <= 1.0:
+        raise ValueError(f"the coasting probability must be in [0, 1], got {coast}")
+    if coast == 0.0 or rng.random() >= coast:
+        return steps
+    return int(rng.integers(0, steps // 2 + 1))
+
+
+def _act(policy: Policy | None, rng: np.random.Generator, frame: np.ndarray, state: np.ndarray, dim: int, coasting: bool = False) -> np.ndarray:
     if policy is None:
+        if coasting:
+            return np.zeros(dim, dtype=np.float32)
         return rng.uniform(-1.0, 1.0, size=dim).astype(np.float32)
     action = np.asarray(policy(frame, state), dtype=np.float32).reshape(dim)
     if not np.all(np.isfinite(action)):
@@ -193,13 +209,15 @@ def _act(policy: Policy | None, rng: np.random.Generator, frame: np.ndarray, sta
     return np.clip(action, -1.0, 1.0)
 
 
-def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = None) -> Episode:
-    """Run one episode of at most ``steps`` agent steps; ``policy=None`` samples uniform actions seeded by ``seed``."""
+def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = None, coast: float = 0.0) -> Episode:
+    """Run one episode of at most ``steps`` agent steps; ``policy=None`` samples uniform actions seeded by ``seed``,
+    coasting with probability ``coast`` (see ``random_steps``)."""
     rng = np.random.default_rng(seed)
     frame, info = env.reset(seed=seed)
     rec, dim = _Recorder(frame, info), env.action_space.shape[0]
-    for _ in range(steps):
-        action = _act(policy, rng, rec.frames[-1], rec.states[-1], dim)
+    active = random_steps(rng, steps, coast) if policy is None else steps
+    for k in range(steps):
+        action = _act(policy, rng, rec.frames[-1], rec.states[-1], dim, coasting=k >= active)
         frame, reward, terminated, truncated, info = env.step(action)
         rec.add(action, frame, reward, terminated, truncated, info)
         if rec.done:
@@ -218,8 +236,9 @@ def make_vector_env(name: str, size: int, workers: int, mp_context: str = "spawn
     return gym.vector.AsyncVectorEnv([functools.partial(make_pixel_env, name, size)] * workers, context=mp_context, shared_memory=False)
 
 
-def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None = None) -> list[Episode]:
-    """Run ``len(seeds)`` episodes in lockstep on a vector env with at least that many sub-envs."""
+def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None = None, coast: float = 0.0) -> list[Episode]:
+    """Run ``len(seeds)`` episodes in lockstep on a vector env with at least that many sub-envs (the same
+    episodes as ``run_episode`` with each seed)."""
     n, dim = venv.num_envs, int(venv.single_action_space.shape[0])
     if not 0 < len(seeds) <= n:
         raise ValueError(f"need between 1 and {n} seeds for {n} sub-envs, got {len(seeds)}")
@@ -227,11 +246,12 @@ def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, poli
     frames, info = venv.reset(seed=all_seeds)
     recs = [_Recorder(frames[i], {"state": _row(info, "state", i), "physics_state": _row(info, "physics_state", i)}) for i in range(len(seeds))]
     rngs = [np.random.default_rng(s) for s in seeds]
-    for _ in range(steps):
+    active = [random_steps(rng, steps, coast) if policy is None else steps for rng in rngs]
+    for k in range(steps):
         actions = np.zeros((n, dim), dtype=np.float32)
         for i, rec in enumerate(recs):
             if not rec.done:
-                actions[i] = _act(policy, rngs[i], rec.frames[-1], rec.states[-1], dim)
+                actions[i] = _act(policy, rngs[i], rec.frames[-1], rec.states[-1], dim, coasting=k >= active[i])
         frames, rewards, terms, truncs, info = venv.step(actions)
         for i, rec in enumerate(recs):
             if not rec.done:
@@ -251,8 +271,10 @@ def collect_episodes(
     num_workers: int = 1,
     policy: Policy | None = None,
     mp_context: str = "spawn",
+    coast: float = 0.0,
 ) -> Iterator[Episode]:
     """Yield episodes ``indices`` (in order) of task ``name``; episode i is seeded with ``episode_seed(seed, i)``.
+    Without a ``policy`` the actions are uniform random, coasting with probability ``coast`` (``random_steps``).
 
     With ``num_workers > 1`` the episodes run ``num_workers`` at a time in a gymnasium ``AsyncVectorEnv``
     (one process per sub-env); results are identical to one process. Workers are spawned by default: a forked
@@ -268,7 +290,7 @@ def collect_episodes(
         env = make_pixel_env(name, size)
         try:
             for i in indices:
-                yield run_episode(env, episode_seed(seed, i), steps, policy)
+                yield run_episode(env, episode_seed(seed, i), steps, policy, coast)
         finally:
             env.close()
         return
@@ -277,6 +299,6 @@ def collect_episodes(
     try:
         for start in range(0, len(indices), workers):
             batch = indices[start : start + workers]
-            yield from run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy)
+            yield from run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy, coast)
     finally:
         venv.close()

@@ -53,13 +53,16 @@ class SyntheticSource:
 
 
 class DmcSource:
-    """Pixel episodes of a dm-control task, with a random policy, over ``num_workers`` processes."""
+    """Pixel episodes of a dm-control task, with uniform random actions (coasting with probability ``coast``,
+    see ``lawm_env.data.dmc.random_steps``), over ``num_workers`` processes."""
 
-    def __init__(self, task: str, image_size: int = 64, num_workers: int = 1):
+    def __init__(self, task: str, image_size: int = 64, num_workers: int = 1, coast: float = 0.0):
         from lawm_env.data.dmc import get_task
 
         get_task(task)  # validates the name
-        self.task, self.num_workers = task, num_workers
+        if not 0.0 <= coast <= 1.0:
+            raise ValueError(f"the coasting probability must be in [0, 1], got {coast}")
+        self.task, self.num_workers, self.coast = task, num_workers, coast
         self.name = f"dmc:{task}"
         self.image_size = image_size
         self._info: dict[str, Any] | None = None
@@ -73,7 +76,7 @@ class DmcSource:
                 "observation": {"shape": [self.image_size, self.image_size, 3], "dtype": "uint8"},
                 "action": {"shape": [info.pop("action_dim")], "dtype": "float32", "low": -1.0, "high": 1.0},
                 "energy": False,
-                "policy": "uniform random",
+                "policy": "uniform random" + (f", coasting with probability {self.coast:g}" if self.coast else ""),
                 **info,
             }
         return self._info
@@ -81,18 +84,21 @@ class DmcSource:
     def generate(self, indices: Sequence[int], seed: int, steps: int) -> Iterator[Episode]:
         from lawm_env.data.dmc import collect_episodes
 
-        yield from collect_episodes(self.task, indices, seed, steps, self.image_size, self.num_workers)
+        yield from collect_episodes(self.task, indices, seed, steps, self.image_size, self.num_workers, coast=self.coast)
 
 
-def make_source(spec: str, image_size: int = 64, num_workers: int = 1) -> Source:
-    """Parse ``"synthetic:<system>"`` or ``"dmc:<task>"``; a bad spec raises ``ValueError`` listing the valid names."""
+def make_source(spec: str, image_size: int = 64, num_workers: int = 1, coast: float = 0.0) -> Source:
+    """Parse ``"synthetic:<system>"`` or ``"dmc:<task>"``; a bad spec raises ``ValueError`` listing the valid names.
+    ``coast`` (dm-control only) is the probability that a random episode coasts (``DmcSource``)."""
     kind, sep, name = spec.partition(":")
     if image_size < 16:
         raise ValueError(f"image size must be at least 16 pixels, got {image_size}")
     if sep and kind == "synthetic":
+        if coast:
+            raise ValueError("coasting applies to dm-control sources; synthetic episodes have no actions")
         return SyntheticSource(name, image_size)
     if sep and kind == "dmc":
-        return DmcSource(name, image_size, num_workers)
+        return DmcSource(name, image_size, num_workers, coast)
     from lawm_env.data.dmc import DMC_TASKS
     from lawm_env.data.synthetic import SYSTEMS
 

@@ -60,6 +60,9 @@ class OnlineConfig:
     """Seed of episodes, planner noise, model initialization and window sampling."""
     seed_episodes: int = 5
     """Episodes with uniformly random actions before the first model is trained."""
+    seed_coast: float = 0.0
+    """Probability that a seed episode coasts: zero actions after a random number (0 to half the episode) of random
+    steps (see ``lawm collect --coast``). Coasting shows the model the rest and the unforced motion."""
     episode_steps: int = 0
     """Agent steps per episode (0: the task's own limit, 1000 simulator steps / action repeat)."""
     iterations: int = 100
@@ -111,6 +114,9 @@ class OnlineConfig:
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0}
+"""Loop options introduced after runs were recorded, with the value those runs had."""
+
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
 
 
@@ -152,7 +158,7 @@ class OnlineRun:
     def _check_options(self) -> None:
         fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
         # runs recorded before the loss weights and the added options existed trained with the defaults
-        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), **ADDED_OPTIONS})
+        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), **ADDED_OPTIONS, **ADDED_ONLINE_OPTIONS})
 
     def _recover_records(self) -> None:
         """Records of episodes that reached the data but not online.json (an interruption in between)."""
@@ -219,6 +225,8 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
+    if not 0.0 <= config.seed_coast <= 1.0:
+        raise ValueError(f"need 0 <= seed_coast <= 1, got {config.seed_coast}")
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
@@ -228,7 +236,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
         while run.data_episodes < config.seed_episodes:
             index = run.data_episodes
             start = time.perf_counter()
-            episode = run_episode(env, episode_seed(config.seed, index), steps)
+            episode = run_episode(env, episode_seed(config.seed, index), steps, coast=config.seed_coast)
             append_episodes(run.root / "data", [episode], _identity(config))
             log(run.add("random", episode, index, float("nan"), 0, time.perf_counter() - start))
             run.save()
