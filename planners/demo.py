@@ -75,11 +75,11 @@ def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.
 
 
 def run_demo(model: WorldModel, task: str, seeds: list[int], steps: int, planner: PlannerConfig, out: Path | None,
-             *, video_episodes: int = 1, progress: bool = True) -> DemoReport:
+             *, video_episodes: int = 1, progress: bool = True, observer_gain: float = 1.0) -> DemoReport:
     """MPC and a uniform-random policy on each seed of ``task``; videos (MP4 and GIF) of the first episodes."""
     env = make_pixel_env(task, model.config.image_size)
     device = next(model.parameters()).device
-    agent = MPCAgent(model, planner.build(model.config.action_dim, seed=seeds[0], device=device))
+    agent = MPCAgent(model, planner.build(model.config.action_dim, seed=seeds[0], device=device), observer_gain=observer_gain)
     report = DemoReport([], [])
     try:
         for i, seed in enumerate(seeds):

@@ -96,6 +96,71 @@ def test_mpc_agent_rejects_bad_frames_and_planners(model):
         agent.imagined_plan()
 
 
+def _observed_starts(agent: MPCAgent, frames: list[np.ndarray]) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """The latents each plan started from, and the actions taken, over one episode of ``frames``."""
+    starts, original = [], agent.objective.set_start
+    agent.objective.set_start = lambda q_prev, q, u_prev: (starts.append(q.clone()), original(q_prev, q, u_prev))[1]
+    agent.reset(0)
+    actions = [torch.as_tensor(agent.act(f)) for f in frames]
+    return starts, actions
+
+
+@pytest.mark.parametrize("gain", [1.0, 0.3])
+def test_mpc_observer_blends_the_models_prediction_with_the_encoding(model, gain):
+    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(5)]
+    agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=gain)
+    starts, actions = _observed_starts(agent, frames)
+    encoded = [model.encode_frame(f) for f in frames]
+    torch.testing.assert_close(starts[0], encoded[0])
+    history = [starts[0], *starts]  # the episode starts at rest, with no previous action
+    pushes = [torch.zeros(1), *actions]
+    for k in range(1, len(frames)):
+        with torch.no_grad():
+            predicted, info = model.step(model.start(history[k - 1][None], history[k][None], pushes[k - 1][None]), pushes[k][None])
+        assert info.converged.all()
+        torch.testing.assert_close(starts[k], predicted.q[0] + gain * (encoded[k] - predicted.q[0]))
+    if gain == 1.0:
+        assert all(torch.equal(s, e) for s, e in zip(starts, encoded))
+
+
+def test_mpc_observer_ignores_failed_predictions_and_whole_turns(model, tiny_angle_checkpoint64, monkeypatch):
+    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(3)]
+    agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5)
+    monkeypatch.setattr(model, "step", lambda state, u: (state, _failed(state.q.shape[0])))
+    starts, _ = _observed_starts(agent, frames)
+    assert all(torch.equal(s, model.encode_frame(f)) for s, f in zip(starts, frames))
+    monkeypatch.undo()
+    angled = load_world_model(tiny_angle_checkpoint64)
+    frames = [np.random.default_rng(i).integers(0, 255, (64, 64, 3), dtype=np.uint8) for i in range(4)]
+    plain, _ = _observed_starts(MPCAgent(angled, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5), frames)
+    encode = angled.encode_frame
+    turns = iter([0.0, 2.0, -1.0, 3.0])
+    monkeypatch.setattr(angled, "encode_frame", lambda f: encode(f) + torch.tensor([2 * np.pi * next(turns)] + [0.0] * (encode(f).numel() - 1)))
+    turned, _ = _observed_starts(MPCAgent(angled, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5), frames)
+    for a, b in zip(plain, turned):
+        torch.testing.assert_close(angled.features(a), angled.features(b), atol=1e-5, rtol=0)
+
+
+def test_mbrl_passes_the_observer_gain_to_its_agent(model):
+    from lawm_env.cli.mbrl import Config, make_mpc_agent
+    from lawm_env.training.online import OnlineConfig
+
+    agent = make_mpc_agent(Config().planner, 0.6)(model, OnlineConfig())
+    assert agent.observer_gain == 0.6 and make_mpc_agent(Config().planner)(model, OnlineConfig()).observer_gain == 1.0
+
+
+def _failed(batch: int):
+    from lawm_env.mechanics.solver import DELInfo
+
+    return DELInfo(torch.zeros(batch, dtype=torch.long), torch.full((batch,), float("inf")), torch.zeros(batch, dtype=torch.bool))
+
+
+@pytest.mark.parametrize("gain", [0.0, -0.5, 1.5, float("nan")])
+def test_mpc_observer_gain_must_be_in_the_unit_interval(model, gain):
+    with pytest.raises(ValueError, match="observer gain"):
+        MPCAgent(model, CEM(4, 1), observer_gain=gain)
+
+
 def test_imagined_plan_decodes_the_plan(model):
     agent = MPCAgent(model, CEM(5, 1, population=8, elites=2, iterations=1))
     agent.reset(0)
@@ -163,7 +228,7 @@ def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
     from lawm_env.cli import main
 
     main(["demo", "--steps", "3", "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1",
-          "--out", str(tmp_path), "--threads", "1", "--device", "cpu"])
+          "--out", str(tmp_path), "--threads", "1", "--device", "cpu", "--observer-gain", "0.7"])
     out = capsys.readouterr().out
     assert "MPC return" in out and "random return" in out and "plan ms/action" in out
     videos = sorted(p.name for p in tmp_path.iterdir())

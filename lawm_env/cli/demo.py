@@ -29,6 +29,9 @@ class Config:
     """First episode seed (also seeds the planner)."""
     planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(population=150, elites=15, iterations=4))
     """Planner and budget (the demo's default budget keeps an episode to a few minutes on 2 CPU cores)."""
+    observer_gain: float = 1.0
+    """Weight of the encoding against the model's one-step prediction of the latent the plan starts from
+    (1: the encoding as is; see planners.mpc.MPCAgent)."""
     out: str = "runs/demo"
     """Folder for the videos ('' for none)."""
     device: str = "auto"
@@ -54,7 +57,7 @@ def run(config: Config) -> None:
     print(f"MPC with {config.planner.name} (population {config.planner.population}, horizon {config.planner.horizon}, "
           f"{config.planner.iterations} iterations) through {path} ({model.config.transition}, step {read_checkpoint(path).step}) "
           f"in {task}, {steps} steps per episode")
-    report = run_demo(model, task, seeds, steps, config.planner, Path(config.out) if config.out else None)
+    report = run_demo(model, task, seeds, steps, config.planner, Path(config.out) if config.out else None, observer_gain=config.observer_gain)
     print(report.table())
     for video in report.videos:
         print(f"video: {video}")

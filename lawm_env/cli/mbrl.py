@@ -18,16 +18,19 @@ class Config:
     """The loop, the world model and the data."""
     planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(population=150, elites=15, iterations=4))
     """The MPC planner used to collect episodes."""
+    observer_gain: float = 1.0
+    """Weight of the encoding against the model's one-step prediction of the latent each plan starts from
+    (1: the encoding as is; see planners.mpc.MPCAgent)."""
 
 
-def make_mpc_agent(planner: PlannerConfig):
+def make_mpc_agent(planner: PlannerConfig, observer_gain: float = 1.0):
     """An agent factory for ``run_online``: MPC through the current model."""
     from planners.mpc import MPCAgent
 
     def make(model, online: OnlineConfig) -> MPCAgent:
         device = next(model.parameters()).device
         return MPCAgent(model, planner.build(model.config.action_dim, seed=online.seed, device=device),
-                        exploration_noise=online.exploration_noise, seed=online.seed)
+                        exploration_noise=online.exploration_noise, seed=online.seed, observer_gain=observer_gain)
 
     return make
 
@@ -40,5 +43,5 @@ def run(config: Config) -> None:
         print(f"episode {record['episode']:4d} ({record['kind']:6s}) env steps {record['env_steps']:7d}  return {record['return']:7.1f}"
               + (f"  plan {record['plan_ms']:.0f} ms/action" if record["kind"] != "random" else ""), flush=True)
 
-    records = run_online(config.online, make_mpc_agent(config.planner), log)
+    records = run_online(config.online, make_mpc_agent(config.planner, config.observer_gain), log)
     print(resume_summary(records))
