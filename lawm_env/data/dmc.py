@@ -184,6 +184,13 @@ class _Recorder:
         )
 
 
+def check_coast(coast: float, name: str = "the coasting probability") -> float:
+    """``coast`` if it is a probability; otherwise a ValueError naming it ``name``."""
+    if not 0.0 <= coast <= 1.0:
+        raise ValueError(f"{name} must be in [0, 1], got {coast}")
+    return coast
+
+
 def random_steps(rng: np.random.Generator, steps: int, coast: float) -> int:
     """How many of an episode's ``steps`` take uniform random actions before it coasts (zero actions).
 
@@ -191,9 +198,7 @@ def random_steps(rng: np.random.Generator, steps: int, coast: float) -> int:
     (0: it stays at its initial state, at rest in the swing-up tasks); otherwise every step is random. With
     ``coast=0`` nothing is drawn, so the actions are those of a plain uniform-random episode of the same seed.
     """
-    if not 0.0 <= coast <= 1.0:
-        raise ValueError(f"the coasting probability must be in [0, 1], got {coast}")
-    if coast == 0.0 or rng.random() >= coast:
+    if check_coast(coast) == 0.0 or rng.random() >= coast:
         return steps
     return int(rng.integers(0, steps // 2 + 1))
 

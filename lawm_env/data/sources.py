@@ -57,12 +57,10 @@ class DmcSource:
     see ``lawm_env.data.dmc.random_steps``), over ``num_workers`` processes."""
 
     def __init__(self, task: str, image_size: int = 64, num_workers: int = 1, coast: float = 0.0):
-        from lawm_env.data.dmc import get_task
+        from lawm_env.data.dmc import check_coast, get_task
 
         get_task(task)  # validates the name
-        if not 0.0 <= coast <= 1.0:
-            raise ValueError(f"the coasting probability must be in [0, 1], got {coast}")
-        self.task, self.num_workers, self.coast = task, num_workers, coast
+        self.task, self.num_workers, self.coast = task, num_workers, check_coast(coast)
         self.name = f"dmc:{task}"
         self.image_size = image_size
         self._info: dict[str, Any] | None = None

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
-from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
+from lawm_env.data.dmc import check_coast, get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
 from lawm_env.devices import get_device
@@ -225,8 +225,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
-    if not 0.0 <= config.seed_coast <= 1.0:
-        raise ValueError(f"need 0 <= seed_coast <= 1, got {config.seed_coast}")
+    check_coast(config.seed_coast, "seed_coast")
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
