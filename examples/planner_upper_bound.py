@@ -6,7 +6,10 @@
 Compare with ``lawm demo --episodes 3`` (the same planner and budget through the learned world model): the gap
 between the two is the world model's, not the planner's. With ``--model``, every few steps of the episode a
 world model scores candidate plans around the true-dynamics plan from the encoded real frames, and the script
-reports how well its ranking agrees with the true returns (what MPC through that model depends on).
+reports how well its ranking agrees with the true returns (what MPC through that model depends on). Before
+the episodes it runs the start check on the same seeds: from each real reset, the model's imagined returns of
+probe sequences (doing nothing, pushes held, swings, random) against the true ones, and the drift of its
+imagined rest from the real rest under zero actions.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.dmc_rewards import BATCHED_REWARDS
 from lawm_env.envs.lawm_env import load_model, resolve_checkpoint
 from planners.config import PlannerConfig
-from planners.fidelity import RankingReport, candidate_plans
+from planners.fidelity import RankingReport, StartReport, candidate_plans, measure_start, probe_sequences
 from planners.objective import ImaginedReturn
 from planners.simulator import SimulatorReturn
 
@@ -65,6 +68,7 @@ def main() -> None:
     parser.add_argument("--model", default="", help="'default' or a checkpoint: also measure its ranking of plans")
     parser.add_argument("--rank-every", type=int, default=4, help="agent steps between ranking measurements")
     parser.add_argument("--candidates", type=int, default=240, help="candidate plans per ranking measurement")
+    parser.add_argument("--probe-random", type=int, default=200, help="random sequences among the start check's probes")
     args = parser.parse_args()
 
     steps = args.steps or get_task(args.task).episode_steps
@@ -76,6 +80,14 @@ def main() -> None:
         print(f"MPC with {config.name} (population {config.population}, horizon {config.horizon}, {config.iterations} "
               f"iterations) through the true simulator in {args.task}, {steps} steps per episode")
         probe = RankingProbe(args.model, objective, args.rank_every, args.candidates, args.seed) if args.model else None
+        if probe is not None:
+            low, high = float(env.action_space.low.min()), float(env.action_space.high.max())
+            names, sequences = probe_sequences(args.horizon, env.action_space.shape[0], args.probe_random,
+                                               torch.Generator().manual_seed(args.seed), low, high)
+            start = StartReport(names)
+            for seed in range(args.seed, args.seed + args.episodes):
+                measure_start(probe.model, env, objective, seed, sequences, start)
+            print(f"start check of {args.model}: {start.summary()}")
 
         plan_seconds: list[float] = []
 
