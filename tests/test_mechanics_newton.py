@@ -184,3 +184,37 @@ def test_relative_tolerance_scales_with_momentum():
     assert relative.converged.all()
     assert (relative.residual <= 1e-7 + 1e-5 * p.norm(dim=-1)).all()
     assert not absolute.converged.all()
+
+
+def test_each_samples_solve_is_independent_of_the_rest_of_the_batch():
+    """At large velocities some quasi-Newton solves fail and get the exact retry, some exhaust max_iter. Each
+    sample's retry uses what remains of its own budget, so solving the batch at once or one sample at a time
+    gives the same solutions and the same verdicts (with a budget shared by the batch, samples beside one
+    that used every iteration lost their retry)."""
+    torch.manual_seed(5)
+    dt = 0.1
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
+    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
+    with torch.no_grad():
+        batch, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6)
+        single = [solve_del(lag, q0[i:i + 1], q1[i:i + 1], tol=1e-9, max_iter=6) for i in range(96)]
+    assert 0 < int(info.converged.sum()) < 96  # both outcomes occur
+    assert int((info.iterations == 6).sum()) > 0  # some samples used every iteration
+    assert torch.equal(info.converged, torch.cat([s[1].converged for s in single]))
+    assert torch.equal(info.iterations, torch.cat([s[1].iterations for s in single]))
+    torch.testing.assert_close(batch, torch.cat([s[0] for s in single]), rtol=0, atol=1e-8)
+
+
+def test_iteration_limits_cap_each_sample():
+    def evaluate(x, index):
+        return x - 1.0, ()
+
+    slow = lambda r, payload, index: -0.5 * r  # noqa: E731  halves the error each iteration
+    x0 = torch.zeros(3, 1, dtype=torch.float64)
+    limits = torch.tensor([0, 2, 9])
+    result = damped_newton(evaluate, slow, x0, tol=1e-30, max_iter=5, limits=limits)
+    assert result.iterations.tolist() == [0, 2, 5] and not result.converged.any()
+    torch.testing.assert_close(result.x[:, 0], torch.tensor([0.0, 0.75, 1 - 0.5**5], dtype=torch.float64))
+    with pytest.raises(ValueError, match="limits"):
+        damped_newton(evaluate, slow, x0, tol=1e-9, max_iter=5, limits=torch.tensor([1, 2]))

@@ -59,6 +59,7 @@ def damped_newton(
     max_backtracks: int = 8,
     armijo: float = 1e-4,
     secant: SecantFn | None = None,
+    limits: Tensor | None = None,
 ) -> NewtonResult:
     """Solve r(x) = 0 for a batch of independent systems, starting from ``x0`` of shape (batch, dim).
 
@@ -68,6 +69,8 @@ def damped_newton(
     ``tol`` is one tolerance or one per sample. ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
     is not finite restart from ``fallback`` (same shape) when given. ``secant(rows, s, y)`` is told each
     accepted step s = Δx and its residual change y = Δr, so that quasi-Newton directions can update.
+    ``limits`` (batch,) caps each sample's iterations below ``max_iter``, so that every sample's outcome
+    depends on its own system only, never on the rest of the batch.
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
@@ -85,8 +88,15 @@ def damped_newton(
             _assign(payload, rows, payload_f)
         iterations = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
         stalled = torch.isinf(norm)
+        if limits is not None:
+            if limits.shape != iterations.shape:
+                raise ValueError(f"limits must have shape ({x.shape[0]},), got {tuple(limits.shape)}")
+            stalled |= limits.to(iterations.device) <= 0
         for _ in range(max_iter):
-            index = ((norm > tol) & ~stalled).nonzero().squeeze(-1)
+            active = (norm > tol) & ~stalled
+            if limits is not None:
+                active &= iterations < limits.to(iterations.device)
+            index = active.nonzero().squeeze(-1)
             if index.numel() == 0:
                 break
             step = direction(r[index], tuple(p[index] for p in payload), index)

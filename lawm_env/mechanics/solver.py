@@ -200,16 +200,17 @@ class DELStepper:
 
     def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
         """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
-        Jacobian (by forward differences, one batched residual evaluation) from their best iterate. The budget is
-        shared: what remains of ``max_iter`` for the unconverged sample that used the most iterations (none when
-        one of them used all; a rollout whose solve fails is then cut short by its objective instead)."""
+        Jacobian (by forward differences, one batched residual evaluation) from their best iterate, each for
+        what remains of its own ``max_iter`` (none for a sample that used all; a rollout whose solve fails is
+        then cut short by its objective instead). A sample's outcome never depends on the rest of the batch."""
         rows = (~result.converged).nonzero().squeeze(-1)
-        budget = self.max_iter - int(result.iterations[rows].max()) if rows.numel() else 0
-        if budget <= 0:
+        budget = self.max_iter - result.iterations[rows]
+        rows, budget = rows[budget > 0], budget[budget > 0]
+        if rows.numel() == 0:
             return result
         tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
         retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index], True, True), direction,
-                              result.x[rows], tol=tol_rows, max_iter=budget)
+                              result.x[rows], tol=tol_rows, max_iter=int(budget.max()), limits=budget)
         return _retry_rows(result, rows, NewtonResult(retry.x, retry.residual_norm, retry.iterations, retry.converged, retry.payload[:2]))
 
     def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor) -> tuple[DELState, DELInfo]:
