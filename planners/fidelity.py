@@ -52,12 +52,9 @@ class RankingReport:
     best: list[float] = field(default_factory=list)
     picked: list[float] = field(default_factory=list)
 
-    def add(self, model: Objective, truth: Objective, candidates: Tensor) -> tuple[Tensor, Tensor]:
-        """Score ``candidates`` with both objectives from their current start states, record the result and
-        return both scores (float64 on the CPU)."""
-        imagined, true = model(candidates).double().cpu(), truth(candidates).double().cpu()
-        self.record(imagined, true)
-        return imagined, true
+    def add(self, model: Objective, truth: Objective, candidates: Tensor) -> None:
+        """Score ``candidates`` with both objectives from their current start states and record the result."""
+        self.record(model(candidates).double().cpu(), truth(candidates).double().cpu())
 
     def record(self, imagined: Tensor, true: Tensor) -> None:
         """Record one state's imagined and true (n,) returns of the same candidates."""
