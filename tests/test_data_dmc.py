@@ -12,7 +12,8 @@ import pytest
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from lawm_env.data.dmc import DMC_TASKS, collect_episodes, get_task, make_pixel_env, random_steps  # noqa: E402
+from lawm_env.data.dmc import DMC_TASKS, collect_episodes, get_task, make_pixel_env  # noqa: E402
+from lawm_env.data.exploration import RandomActions, random_steps  # noqa: E402
 from lawm_env.data.episode import episode_seed  # noqa: E402
 
 
@@ -84,7 +85,8 @@ def test_parallel_collection_equals_serial():
 
 
 def test_random_actions_are_the_seeded_uniform_draws_and_coast_zero_draws_nothing_more():
-    plain, no_coast = (next(collect_episodes("cartpole-swingup", [2], seed=5, steps=6, size=16, **kw)) for kw in ({}, {"coast": 0.0}))
+    plain, no_coast = (next(collect_episodes("cartpole-swingup", [2], seed=5, steps=6, size=16, **kw))
+                       for kw in ({}, {"random_actions": RandomActions(coast=0.0)}))
     expected = np.random.default_rng(episode_seed(5, 2)).uniform(-1.0, 1.0, size=(6, 1)).astype(np.float32)
     assert np.array_equal(plain.actions, expected) and np.array_equal(no_coast.actions, expected)
 
@@ -94,7 +96,7 @@ def test_coasting_episodes_take_zero_actions_after_a_random_prefix():
     prefixes = [random_steps(rng, steps, 1.0) for _ in range(2000)]
     assert min(prefixes) == 0 and max(prefixes) == steps // 2
     assert abs(np.mean([random_steps(rng, steps, 0.25) < steps for _ in range(4000)]) - 0.25) < 0.03
-    episodes = list(collect_episodes("cartpole-swingup", range(6), seed=3, steps=steps, size=16, coast=1.0))
+    episodes = list(collect_episodes("cartpole-swingup", range(6), seed=3, steps=steps, size=16, random_actions=RandomActions(coast=1.0)))
     for index, ep in enumerate(episodes):
         active = int(np.flatnonzero(ep.actions[:, 0])[-1]) + 1 if np.any(ep.actions) else 0
         assert active <= steps // 2 and np.all(ep.actions[active:] == 0.0) and np.all(ep.actions[:active] != 0.0)
@@ -103,8 +105,9 @@ def test_coasting_episodes_take_zero_actions_after_a_random_prefix():
     assert len({int(np.count_nonzero(ep.actions)) for ep in episodes}) > 1, "every episode coasted at the same step"
 
 
-def test_coasting_collection_in_parallel_equals_serial():
-    kw = dict(seed=4, steps=8, size=16, coast=0.5)
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_coasting_collection_in_parallel_equals_serial(beta):
+    kw = dict(seed=4, steps=8, size=16, random_actions=RandomActions(coast=0.5, beta=beta))
     serial = list(collect_episodes("cartpole-swingup", [0, 1, 2], **kw))
     parallel = list(collect_episodes("cartpole-swingup", [0, 1, 2], num_workers=2, **kw))
     for a, b in zip(serial, parallel, strict=True):
@@ -118,16 +121,45 @@ def test_bad_coasting_probability_is_refused(coast):
     with pytest.raises(ValueError, match="coasting probability"):
         random_steps(np.random.default_rng(0), 10, coast)
     with pytest.raises(ValueError, match="coasting probability"):
-        make_source("dmc:cartpole-swingup", coast=coast)
+        RandomActions(coast=coast)
 
 
 def test_coasting_is_part_of_a_collection_identity():
     from lawm_env.data.sources import make_source
 
     assert make_source("dmc:cartpole-swingup").describe()["policy"] == "uniform random"
-    assert make_source("dmc:cartpole-swingup", coast=0.25).describe()["policy"] == "uniform random, coasting with probability 0.25"
-    with pytest.raises(ValueError, match="synthetic episodes have no actions"):
-        make_source("synthetic:pendulum", coast=0.5)
+    coasting = make_source("dmc:cartpole-swingup", random_actions=RandomActions(coast=0.25))
+    assert coasting.describe()["policy"] == "uniform random, coasting with probability 0.25"
+    pink = make_source("dmc:cartpole-swingup", random_actions=RandomActions(coast=0.5, beta=1.0))
+    assert pink.describe()["policy"] == "colored noise (beta 1), coasting with probability 0.5"
+    for actions in (RandomActions(coast=0.5), RandomActions(beta=1.0)):
+        with pytest.raises(ValueError, match="synthetic episodes have no actions"):
+            make_source("synthetic:pendulum", random_actions=actions)
+
+
+def test_colored_actions_are_seeded_bounded_and_hold_their_sign():
+    uniform, pink = RandomActions(), RandomActions(beta=1.0)
+    draw = lambda policy, seed: policy.sample(np.random.default_rng(seed), 125, 2)  # noqa: E731
+    assert np.array_equal(draw(pink, 3), draw(pink, 3)) and not np.array_equal(draw(pink, 3), draw(pink, 4))
+    assert np.array_equal(draw(uniform, 3), np.random.default_rng(3).uniform(-1, 1, (125, 2)).astype(np.float32))
+
+    def lag_one(policy):  # correlation of consecutive actions, pooled over seeds and dimensions
+        a = np.stack([draw(policy, s) for s in range(200)])
+        return float(np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1])
+
+    pink_actions = np.stack([draw(pink, s) for s in range(200)])
+    assert pink_actions.dtype == np.float32 and pink_actions.min() >= -1.0 and pink_actions.max() <= 1.0
+    assert abs(lag_one(uniform)) < 0.05 and lag_one(pink) > 0.4
+    assert lag_one(RandomActions(beta=2.0)) > lag_one(pink)
+    coasting = RandomActions(coast=1.0, beta=1.0).sample(np.random.default_rng(0), 40, 1)
+    active = random_steps(np.random.default_rng(0), 40, 1.0)
+    assert np.all(coasting[active:] == 0.0) and np.all(coasting[:active] != 0.0)
+
+
+@pytest.mark.parametrize("beta", [-0.5, 4.5, float("nan"), float("inf")])
+def test_bad_noise_exponent_is_refused(beta):
+    with pytest.raises(ValueError, match="noise exponent beta"):
+        RandomActions(beta=beta)
 
 
 def test_nothing_prints_at_exit():

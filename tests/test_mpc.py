@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lawm_env.data.collection import append_episodes
-from lawm_env.data.episode import Episode
+from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.storage import ShardError, load_episodes
 from lawm_env.training.trainer import load_world_model
 from planners import CEM
@@ -267,6 +267,11 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     OnlineRun(plain)
     with pytest.raises(ValueError, match="seed_coast"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_coast=0.5))
+    del options["seed_beta"]  # a run recorded before colored seed episodes: uniform draws
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="seed_beta"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_beta=1.0))
 
 
 def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
@@ -279,3 +284,18 @@ def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
     assert len(episodes) == 3 and all(np.all(ep.actions[6:] == 0.0) for ep in episodes)
     with pytest.raises(ValueError, match="seed_coast"):
         main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-coast", "2"])
+
+
+def test_mbrl_seed_episodes_draw_colored_noise_when_asked(tmp_path):
+    from lawm_env.cli import main
+    from lawm_env.data.exploration import RandomActions
+
+    out = tmp_path / "run"
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
+          "--online.episode-steps", "12", "--online.seed-beta", "1"])
+    pink = RandomActions(beta=1.0)
+    for index, episode in enumerate(load_episodes(out / "data")):
+        assert np.array_equal(episode.actions, pink.sample(np.random.default_rng(episode_seed(0, index)), 12, 1))
+    assert json.loads((out / "options.json").read_text())["seed_beta"] == 1.0
+    with pytest.raises(ValueError, match="seed_beta"):
+        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-beta", "-1"])

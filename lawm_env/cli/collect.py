@@ -32,8 +32,12 @@ class Config:
     """Episodes per shard file (the unit of atomic writes and of resumption)."""
     coast: float = 0.0
     """dm-control: probability that an episode coasts, taking zero actions after a random number (0 to steps / 2)
-    of uniform random steps. Coasting episodes show the unforced motion and the rest that a model should keep
+    of random steps. Coasting episodes show the unforced motion and the rest that a model should keep
     under zero actions."""
+    beta: float = 0.0
+    """dm-control: 0 draws uniform random actions at every step; β > 0 draws colored Gaussian noise whose power
+    falls as 1/f^β over the episode (1: pink), clipped to [-1, 1]. Pink noise holds its sign for several steps
+    and swings a pole much higher than uniform draws (``examples/exploration_coverage.py``)."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -41,11 +45,12 @@ class Config:
 def run(config: Config) -> None:
     """Collect (or resume) and print a summary."""
     from lawm_env.data.collection import collect
+    from lawm_env.data.exploration import RandomActions
     from lawm_env.data.sources import make_source
     from lawm_env.data.storage import ShardError
 
     try:
-        source = make_source(config.source, config.image_size, config.num_workers, config.coast)
+        source = make_source(config.source, config.image_size, config.num_workers, RandomActions(config.coast, config.beta))
         summary = collect(source, config.out, config.episodes, config.steps, config.seed, config.episodes_per_shard, config.progress)
     except (ValueError, ShardError) as exc:
         raise SystemExit(f"lawm collect: {exc}") from None

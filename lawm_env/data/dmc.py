@@ -15,6 +15,7 @@ import gymnasium as gym
 import numpy as np
 
 from lawm_env.data.episode import Episode, episode_seed
+from lawm_env.data.exploration import RandomActions
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """A policy maps (frame (H, W, 3) uint8, state (n,) float32) to an action (m,) in [-1, 1]."""
@@ -184,45 +185,23 @@ class _Recorder:
         )
 
 
-def check_coast(coast: float, name: str = "the coasting probability") -> float:
-    """``coast`` if it is a probability; otherwise a ValueError naming it ``name``."""
-    if not 0.0 <= coast <= 1.0:
-        raise ValueError(f"{name} must be in [0, 1], got {coast}")
-    return coast
-
-
-def random_steps(rng: np.random.Generator, steps: int, coast: float) -> int:
-    """How many of an episode's ``steps`` take uniform random actions before it coasts (zero actions).
-
-    With probability ``coast`` the episode coasts after a uniform draw from 0 to ``steps // 2`` random steps
-    (0: it stays at its initial state, at rest in the swing-up tasks); otherwise every step is random. With
-    ``coast=0`` nothing is drawn, so the actions are those of a plain uniform-random episode of the same seed.
-    """
-    if check_coast(coast) == 0.0 or rng.random() >= coast:
-        return steps
-    return int(rng.integers(0, steps // 2 + 1))
-
-
-def _act(policy: Policy | None, rng: np.random.Generator, frame: np.ndarray, state: np.ndarray, dim: int, coasting: bool = False) -> np.ndarray:
-    if policy is None:
-        if coasting:
-            return np.zeros(dim, dtype=np.float32)
-        return rng.uniform(-1.0, 1.0, size=dim).astype(np.float32)
+def _act(policy: Policy, frame: np.ndarray, state: np.ndarray, dim: int) -> np.ndarray:
     action = np.asarray(policy(frame, state), dtype=np.float32).reshape(dim)
     if not np.all(np.isfinite(action)):
         raise ValueError(f"policy returned a non-finite action {action}")
     return np.clip(action, -1.0, 1.0)
 
 
-def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = None, coast: float = 0.0) -> Episode:
-    """Run one episode of at most ``steps`` agent steps; ``policy=None`` samples uniform actions seeded by ``seed``,
-    coasting with probability ``coast`` (see ``random_steps``)."""
+def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = None,
+                random_actions: RandomActions = RandomActions()) -> Episode:
+    """Run one episode of at most ``steps`` agent steps; ``policy=None`` draws the actions from ``random_actions``
+    (uniform by default) seeded by ``seed``."""
     rng = np.random.default_rng(seed)
     frame, info = env.reset(seed=seed)
     rec, dim = _Recorder(frame, info), env.action_space.shape[0]
-    active = random_steps(rng, steps, coast) if policy is None else steps
+    drawn = random_actions.sample(rng, steps, dim) if policy is None else None
     for k in range(steps):
-        action = _act(policy, rng, rec.frames[-1], rec.states[-1], dim, coasting=k >= active)
+        action = drawn[k] if drawn is not None else _act(policy, rec.frames[-1], rec.states[-1], dim)
         frame, reward, terminated, truncated, info = env.step(action)
         rec.add(action, frame, reward, terminated, truncated, info)
         if rec.done:
@@ -241,7 +220,8 @@ def make_vector_env(name: str, size: int, workers: int, mp_context: str = "spawn
     return gym.vector.AsyncVectorEnv([functools.partial(make_pixel_env, name, size)] * workers, context=mp_context, shared_memory=False)
 
 
-def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None = None, coast: float = 0.0) -> list[Episode]:
+def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, policy: Policy | None = None,
+              random_actions: RandomActions = RandomActions()) -> list[Episode]:
     """Run ``len(seeds)`` episodes in lockstep on a vector env with at least that many sub-envs (the same
     episodes as ``run_episode`` with each seed)."""
     n, dim = venv.num_envs, int(venv.single_action_space.shape[0])
@@ -250,13 +230,12 @@ def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, poli
     all_seeds = list(seeds) + [seeds[-1]] * (n - len(seeds))  # idle sub-envs repeat the last seed; ignored
     frames, info = venv.reset(seed=all_seeds)
     recs = [_Recorder(frames[i], {"state": _row(info, "state", i), "physics_state": _row(info, "physics_state", i)}) for i in range(len(seeds))]
-    rngs = [np.random.default_rng(s) for s in seeds]
-    active = [random_steps(rng, steps, coast) if policy is None else steps for rng in rngs]
+    drawn = [random_actions.sample(np.random.default_rng(s), steps, dim) if policy is None else None for s in seeds]
     for k in range(steps):
         actions = np.zeros((n, dim), dtype=np.float32)
         for i, rec in enumerate(recs):
             if not rec.done:
-                actions[i] = _act(policy, rngs[i], rec.frames[-1], rec.states[-1], dim, coasting=k >= active[i])
+                actions[i] = drawn[i][k] if drawn[i] is not None else _act(policy, rec.frames[-1], rec.states[-1], dim)
         frames, rewards, terms, truncs, info = venv.step(actions)
         for i, rec in enumerate(recs):
             if not rec.done:
@@ -276,10 +255,10 @@ def collect_episodes(
     num_workers: int = 1,
     policy: Policy | None = None,
     mp_context: str = "spawn",
-    coast: float = 0.0,
+    random_actions: RandomActions = RandomActions(),
 ) -> Iterator[Episode]:
     """Yield episodes ``indices`` (in order) of task ``name``; episode i is seeded with ``episode_seed(seed, i)``.
-    Without a ``policy`` the actions are uniform random, coasting with probability ``coast`` (``random_steps``).
+    Without a ``policy`` the actions are drawn from ``random_actions`` (uniform by default).
 
     With ``num_workers > 1`` the episodes run ``num_workers`` at a time in a gymnasium ``AsyncVectorEnv``
     (one process per sub-env); results are identical to one process. Workers are spawned by default: a forked
@@ -295,7 +274,7 @@ def collect_episodes(
         env = make_pixel_env(name, size)
         try:
             for i in indices:
-                yield run_episode(env, episode_seed(seed, i), steps, policy, coast)
+                yield run_episode(env, episode_seed(seed, i), steps, policy, random_actions)
         finally:
             env.close()
         return
@@ -304,6 +283,6 @@ def collect_episodes(
     try:
         for start in range(0, len(indices), workers):
             batch = indices[start : start + workers]
-            yield from run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy, coast)
+            yield from run_batch(venv, [episode_seed(seed, i) for i in batch], steps, policy, random_actions)
     finally:
         venv.close()

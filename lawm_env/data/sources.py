@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Protocol, Sequence
 
 from lawm_env.data.episode import Episode
+from lawm_env.data.exploration import RandomActions
 
 
 class Source(Protocol):
@@ -53,14 +54,14 @@ class SyntheticSource:
 
 
 class DmcSource:
-    """Pixel episodes of a dm-control task, with uniform random actions (coasting with probability ``coast``,
-    see ``lawm_env.data.dmc.random_steps``), over ``num_workers`` processes."""
+    """Pixel episodes of a dm-control task with random actions (uniform by default; see
+    ``lawm_env.data.exploration.RandomActions``), over ``num_workers`` processes."""
 
-    def __init__(self, task: str, image_size: int = 64, num_workers: int = 1, coast: float = 0.0):
-        from lawm_env.data.dmc import check_coast, get_task
+    def __init__(self, task: str, image_size: int = 64, num_workers: int = 1, random_actions: RandomActions = RandomActions()):
+        from lawm_env.data.dmc import get_task
 
         get_task(task)  # validates the name
-        self.task, self.num_workers, self.coast = task, num_workers, check_coast(coast)
+        self.task, self.num_workers, self.random_actions = task, num_workers, random_actions
         self.name = f"dmc:{task}"
         self.image_size = image_size
         self._info: dict[str, Any] | None = None
@@ -74,7 +75,7 @@ class DmcSource:
                 "observation": {"shape": [self.image_size, self.image_size, 3], "dtype": "uint8"},
                 "action": {"shape": [info.pop("action_dim")], "dtype": "float32", "low": -1.0, "high": 1.0},
                 "energy": False,
-                "policy": "uniform random" + (f", coasting with probability {self.coast:g}" if self.coast else ""),
+                "policy": self.random_actions.describe(),
                 **info,
             }
         return self._info
@@ -82,21 +83,21 @@ class DmcSource:
     def generate(self, indices: Sequence[int], seed: int, steps: int) -> Iterator[Episode]:
         from lawm_env.data.dmc import collect_episodes
 
-        yield from collect_episodes(self.task, indices, seed, steps, self.image_size, self.num_workers, coast=self.coast)
+        yield from collect_episodes(self.task, indices, seed, steps, self.image_size, self.num_workers, random_actions=self.random_actions)
 
 
-def make_source(spec: str, image_size: int = 64, num_workers: int = 1, coast: float = 0.0) -> Source:
+def make_source(spec: str, image_size: int = 64, num_workers: int = 1, random_actions: RandomActions = RandomActions()) -> Source:
     """Parse ``"synthetic:<system>"`` or ``"dmc:<task>"``; a bad spec raises ``ValueError`` listing the valid names.
-    ``coast`` (dm-control only) is the probability that a random episode coasts (``DmcSource``)."""
+    ``random_actions`` (dm-control only) is how random episodes draw their actions (``DmcSource``)."""
     kind, sep, name = spec.partition(":")
     if image_size < 16:
         raise ValueError(f"image size must be at least 16 pixels, got {image_size}")
     if sep and kind == "synthetic":
-        if coast:
-            raise ValueError("coasting applies to dm-control sources; synthetic episodes have no actions")
+        if random_actions != RandomActions():
+            raise ValueError(f"{random_actions.describe()} actions apply to dm-control sources; synthetic episodes have no actions")
         return SyntheticSource(name, image_size)
     if sep and kind == "dmc":
-        return DmcSource(name, image_size, num_workers, coast)
+        return DmcSource(name, image_size, num_workers, random_actions)
     from lawm_env.data.dmc import DMC_TASKS
     from lawm_env.data.synthetic import SYSTEMS
 

@@ -25,8 +25,9 @@ from torch import Tensor, nn
 from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
-from lawm_env.data.dmc import check_coast, get_task, make_pixel_env, run_episode
+from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
+from lawm_env.data.exploration import RandomActions, check_beta, check_coast
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
 from lawm_env.devices import get_device
 from lawm_env.fileio import atomic_write
@@ -63,6 +64,9 @@ class OnlineConfig:
     seed_coast: float = 0.0
     """Probability that a seed episode coasts: zero actions after a random number (0 to half the episode) of random
     steps (see ``lawm collect --coast``). Coasting shows the model the rest and the unforced motion."""
+    seed_beta: float = 0.0
+    """Noise of the seed episodes' random actions: 0 uniform draws; β > 0 colored noise falling as 1/f^β, clipped
+    to [-1, 1] (see ``lawm collect --beta``; 1, pink, swings the pole much higher than uniform draws)."""
     episode_steps: int = 0
     """Agent steps per episode (0: the task's own limit, 1000 simulator steps / action repeat)."""
     iterations: int = 100
@@ -114,7 +118,7 @@ class OnlineConfig:
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0}
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0}
 """Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
@@ -225,7 +229,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
-    check_coast(config.seed_coast, "seed_coast")
+    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"))
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
@@ -235,7 +239,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
         while run.data_episodes < config.seed_episodes:
             index = run.data_episodes
             start = time.perf_counter()
-            episode = run_episode(env, episode_seed(config.seed, index), steps, coast=config.seed_coast)
+            episode = run_episode(env, episode_seed(config.seed, index), steps, random_actions=seed_actions)
             append_episodes(run.root / "data", [episode], _identity(config))
             log(run.add("random", episode, index, float("nan"), 0, time.perf_counter() - start))
             run.save()
