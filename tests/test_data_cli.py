@@ -26,3 +26,14 @@ def test_collect_command_rejects_unknown_source(tmp_path: Path):
 
 def test_data_commands_are_registered():
     assert COMMANDS["collect"] == "lawm_env.cli.collect" and COMMANDS["bench-data"] == "lawm_env.cli.bench_data"
+
+
+def test_collect_command_draws_colored_noise_and_refuses_bad_options(tmp_path: Path):
+    pytest.importorskip("dm_control")
+    main(["collect", "--source", "dmc:cartpole-swingup", "--episodes", "1", "--steps", "6", "--image-size", "16",
+          "--beta", "1", "--out", str(tmp_path / "pink"), "--no-progress"])
+    assert "colored noise (beta 1)" in str(read_manifest(tmp_path / "pink"))
+    with pytest.raises(SystemExit, match="noise exponent beta"):
+        main(["collect", "--source", "dmc:cartpole-swingup", "--beta", "-1", "--out", str(tmp_path / "bad")])
+    with pytest.raises(SystemExit, match="synthetic episodes have no actions"):
+        main(["collect", "--source", "synthetic:spring", "--beta", "1", "--out", str(tmp_path / "synthetic")])
