@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 
-from lawm_env.data.dmc import get_task
+from lawm_env.data.dmc import get_task, to_control
 from lawm_env.data.episode import episode_seed
 from lawm_env.data.exploration import RandomActions
 
@@ -34,7 +34,7 @@ def run_states(task: str, random_actions: RandomActions, seed: int, steps: int) 
     cosines, speeds, total = [], [], 0.0
     for action in actions:
         for _ in range(repeat):
-            step = env.step(low + (action + 1.0) * 0.5 * (high - low))
+            step = env.step(to_control(action, low, high))
             total += float(step.reward)
         cosines.append(step.observation["position"][1])
         speeds.append(step.observation["velocity"][1])

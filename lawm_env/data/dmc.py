@@ -62,6 +62,12 @@ def ensure_headless_gl() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")
 
 
+def to_control(action: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Actions in [-1, 1] (clipped there; any leading shape) to the control range [low, high], float64."""
+    a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+    return low + (a + 1.0) * 0.5 * (high - low)
+
+
 class PixelTask(gym.Wrapper):
     """Pixel observations, action repeat and [-1, 1] float32 actions over a shimmy dm-control env.
 
@@ -95,8 +101,7 @@ class PixelTask(gym.Wrapper):
 
     def scale_action(self, action: np.ndarray) -> np.ndarray:
         """Actions in [-1, 1] (clipped there; any leading shape) to the task's control range, float64."""
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
-        return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+        return to_control(action, self._low, self._high)
 
     @property
     def physics(self):
@@ -185,6 +190,14 @@ class _Recorder:
         )
 
 
+def _episode_policy(policy: Policy | None, random_actions: RandomActions, seed: int, steps: int, dim: int) -> Policy:
+    """``policy`` itself, or for ``None`` the actions ``random_actions`` draws with ``seed``, handed out in turn."""
+    if policy is not None:
+        return policy
+    drawn = iter(random_actions.sample(np.random.default_rng(seed), steps, dim))
+    return lambda frame, state: next(drawn)
+
+
 def _act(policy: Policy, frame: np.ndarray, state: np.ndarray, dim: int) -> np.ndarray:
     action = np.asarray(policy(frame, state), dtype=np.float32).reshape(dim)
     if not np.all(np.isfinite(action)):
@@ -196,12 +209,11 @@ def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = N
                 random_actions: RandomActions = RandomActions()) -> Episode:
     """Run one episode of at most ``steps`` agent steps; ``policy=None`` draws the actions from ``random_actions``
     (uniform by default) seeded by ``seed``."""
-    rng = np.random.default_rng(seed)
     frame, info = env.reset(seed=seed)
     rec, dim = _Recorder(frame, info), env.action_space.shape[0]
-    drawn = random_actions.sample(rng, steps, dim) if policy is None else None
-    for k in range(steps):
-        action = drawn[k] if drawn is not None else _act(policy, rec.frames[-1], rec.states[-1], dim)
+    act = _episode_policy(policy, random_actions, seed, steps, dim)
+    for _ in range(steps):
+        action = _act(act, rec.frames[-1], rec.states[-1], dim)
         frame, reward, terminated, truncated, info = env.step(action)
         rec.add(action, frame, reward, terminated, truncated, info)
         if rec.done:
@@ -230,12 +242,12 @@ def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, poli
     all_seeds = list(seeds) + [seeds[-1]] * (n - len(seeds))  # idle sub-envs repeat the last seed; ignored
     frames, info = venv.reset(seed=all_seeds)
     recs = [_Recorder(frames[i], {"state": _row(info, "state", i), "physics_state": _row(info, "physics_state", i)}) for i in range(len(seeds))]
-    drawn = [random_actions.sample(np.random.default_rng(s), steps, dim) if policy is None else None for s in seeds]
-    for k in range(steps):
+    policies = [_episode_policy(policy, random_actions, s, steps, dim) for s in seeds]
+    for _ in range(steps):
         actions = np.zeros((n, dim), dtype=np.float32)
         for i, rec in enumerate(recs):
             if not rec.done:
-                actions[i] = drawn[i][k] if drawn[i] is not None else _act(policy, rec.frames[-1], rec.states[-1], dim)
+                actions[i] = _act(policies[i], rec.frames[-1], rec.states[-1], dim)
         frames, rewards, terms, truncs, info = venv.step(actions)
         for i, rec in enumerate(recs):
             if not rec.done:
