@@ -1,9 +1,20 @@
-"""Colored (1/f^β) Gaussian noise over time: the iCEM planner's samples and the exploration of random data episodes."""
+"""Colored (1/f^β) Gaussian noise over time: the iCEM planner's samples, the exploration of random data episodes,
+and the exploration noise an MPC agent adds to its actions (``ActionNoise``)."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 from torch import Tensor
+
+
+def check_beta(beta: float, name: str = "the noise exponent beta") -> float:
+    """``beta`` if it is a finite exponent in [0, 4]; otherwise a ValueError naming it ``name``."""
+    if not (math.isfinite(beta) and 0.0 <= beta <= 4.0):
+        raise ValueError(f"{name} must be in [0, 4] (0: white or uniform draws, 1: pink noise, 2: red), got {beta}")
+    return beta
 
 
 def colored_noise(population: int, horizon: int, action_dim: int, beta: float, generator: torch.Generator,
@@ -29,3 +40,35 @@ def colored_noise(population: int, horizon: int, action_dim: int, beta: float, g
     imag = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     spectrum = torch.complex(real, imag) * (scale / std).to(dtype)
     return torch.fft.irfft(spectrum, n=horizon).transpose(1, 2).contiguous()
+
+
+class ActionNoise:
+    """Gaussian exploration noise of std ``std`` added to an agent's actions one step at a time: independent draws
+    at β = 0, or colored over time for β > 0 (drawn ``block`` steps at a time, so consecutive actions are pushed
+    the same way for several steps, as pink noise does in random data episodes).
+
+    ``reset(seed)`` starts an episode's noise; at β = 0 the draws are exactly ``rng.normal(0, std, dim)`` of
+    ``np.random.default_rng(seed)``.
+    """
+
+    def __init__(self, std: float, beta: float = 0.0, seed: int = 0, block: int = 256) -> None:
+        if not (math.isfinite(std) and std >= 0.0) or block < 2:
+            raise ValueError(f"need a finite std >= 0 and a block of at least 2 steps, got {std} and {block}")
+        self.std, self.beta, self.block = std, check_beta(beta, "the exploration noise exponent"), block
+        self.reset(seed)
+
+    def reset(self, seed: int) -> None:
+        """Start a new episode's noise, seeded."""
+        self.rng = np.random.default_rng(seed)
+        self._drawn = np.zeros((0, 0))
+        self._next = 0
+
+    def sample(self, dim: int) -> np.ndarray:
+        """The next step's noise, float64 of shape (dim,)."""
+        if self.beta == 0.0:
+            return self.rng.normal(0.0, self.std, dim)
+        if self._next == len(self._drawn) or self._drawn.shape[1] != dim:
+            generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+            self._drawn, self._next = colored_noise(1, self.block, dim, self.beta, generator, dtype=torch.float64)[0].numpy(), 0
+        self._next += 1
+        return self.std * self._drawn[self._next - 1]

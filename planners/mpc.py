@@ -10,6 +10,7 @@ from torch import Tensor
 
 from lawm_env.mechanics.angles import unwrap_near
 from lawm_env.model import WorldModel
+from lawm_env.noise import ActionNoise
 from planners.base import PlanResult, SamplingPlanner
 from planners.objective import ImaginedReturn, TerminalValue
 
@@ -24,12 +25,13 @@ class MPCAgent:
     (q_{k-1}, q_k) would otherwise read as velocity. A prediction whose solve failed is not used.
 
     ``act(frame, explore=True)`` adds Gaussian exploration noise of std ``exploration_noise`` (clipped to the
-    bounds) for data collection. ``plan_seconds`` lists the planning time of every action.
+    bounds) for data collection: white, or colored over the episode with ``exploration_beta`` > 0 (see
+    ``lawm_env.noise.ActionNoise``). ``plan_seconds`` lists the planning time of every action.
     """
 
     def __init__(self, model: WorldModel, planner: SamplingPlanner, *, discount: float = 1.0,
                  terminal_value: TerminalValue | None = None, exploration_noise: float = 0.3, seed: int = 0,
-                 observer_gain: float = 1.0) -> None:
+                 observer_gain: float = 1.0, exploration_beta: float = 0.0) -> None:
         if planner.action_dim != model.config.action_dim:
             raise ValueError(f"planner plans {planner.action_dim}-d actions, the model takes {model.config.action_dim}-d")
         if not 0.0 < observer_gain <= 1.0:
@@ -37,8 +39,8 @@ class MPCAgent:
         self.model, self.planner, self.observer_gain = model, planner, observer_gain
         self.objective = ImaginedReturn(model, discount, terminal_value)
         self.exploration_noise = exploration_noise
+        self.noise = ActionNoise(exploration_noise, exploration_beta, seed)
         self.device = next(model.parameters()).device
-        self.rng = np.random.default_rng(seed)
         self.plan_seconds: list[float] = []
         self.last_plan: PlanResult | None = None
         self._q_prev: Tensor | None = None
@@ -52,7 +54,7 @@ class MPCAgent:
         self._q_prev = self._u_prev = self._q_prev2 = self._u_prev2 = None
         self.planner.reset(seed)
         if seed is not None:
-            self.rng = np.random.default_rng(seed)
+            self.noise.reset(seed)
         self.last_plan = None
 
     def act(self, frame: np.ndarray, explore: bool = False) -> np.ndarray:
@@ -69,7 +71,7 @@ class MPCAgent:
         self.plan_seconds.append(time.perf_counter() - start)
         action = self.last_plan.actions[0]
         if explore and self.exploration_noise > 0:
-            noise = torch.as_tensor(self.rng.normal(0.0, self.exploration_noise, action.shape), dtype=action.dtype, device=action.device)
+            noise = torch.as_tensor(self.noise.sample(action.numel()), dtype=action.dtype, device=action.device)
             action = self.planner.clip(action + noise)
         action = action.to(self.device)
         self._q_prev2, self._u_prev2 = self._q_prev, self._u_prev

@@ -12,6 +12,7 @@ import torch
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.storage import ShardError, load_episodes
+from lawm_env.noise import ActionNoise
 from lawm_env.training.trainer import load_world_model
 from planners import CEM
 from planners.objective import ImaginedReturn
@@ -84,6 +85,22 @@ def test_mpc_agent_acts_in_bounds_deterministically_and_explores(model):
     assert all(-1 <= a[0] <= 1 for a in noisy)
 
 
+def test_mpc_agent_adds_colored_exploration_noise_to_its_plans(model):
+    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(6)]
+    agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), exploration_noise=0.4, seed=3, exploration_beta=1.0)
+    expected = ActionNoise(0.4, 1.0, seed=3)
+    agent.reset(3)
+    taken = []
+    for frame in frames:
+        taken.append(agent.act(frame, explore=True))
+        planned = agent.last_plan.actions[0].numpy()
+        np.testing.assert_allclose(taken[-1], np.clip(planned + expected.sample(1), -1, 1), atol=1e-6)
+    agent.reset(3)
+    assert all(np.array_equal(a, agent.act(f, explore=True)) for a, f in zip(taken, frames))  # seeded by reset
+    with pytest.raises(ValueError, match="exponent"):
+        MPCAgent(model, CEM(4, 1), exploration_beta=-1.0)
+
+
 def test_mpc_agent_rejects_bad_frames_and_planners(model):
     agent = MPCAgent(model, CEM(5, 1, population=8, elites=2, iterations=1))
     with pytest.raises(ValueError, match="uint8"):
@@ -141,12 +158,13 @@ def test_mpc_observer_ignores_failed_predictions_and_whole_turns(model, tiny_ang
         torch.testing.assert_close(angled.features(a), angled.features(b), atol=1e-5, rtol=0)
 
 
-def test_mbrl_passes_the_observer_gain_to_its_agent(model):
+def test_mbrl_passes_the_observer_gain_and_the_exploration_noise_to_its_agent(model):
     from lawm_env.cli.mbrl import Config, make_mpc_agent
     from lawm_env.training.online import OnlineConfig
 
-    agent = make_mpc_agent(Config().planner, 0.6)(model, OnlineConfig())
+    agent = make_mpc_agent(Config().planner, 0.6)(model, OnlineConfig(exploration_beta=1.0))
     assert agent.observer_gain == 0.6 and make_mpc_agent(Config().planner)(model, OnlineConfig()).observer_gain == 1.0
+    assert agent.noise.beta == 1.0 and agent.noise.std == OnlineConfig().exploration_noise
 
 
 def _failed(batch: int):
@@ -272,6 +290,11 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     OnlineRun(plain)
     with pytest.raises(ValueError, match="seed_beta"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_beta=1.0))
+    del options["exploration_beta"]  # a run recorded before colored exploration: white noise
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="exploration_beta"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), exploration_beta=1.0))
 
 
 def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
@@ -299,3 +322,6 @@ def test_mbrl_seed_episodes_draw_colored_noise_when_asked(tmp_path):
     assert json.loads((out / "options.json").read_text())["seed_beta"] == 1.0
     with pytest.raises(ValueError, match="seed_beta"):
         main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-beta", "-1"])
+    with pytest.raises(ValueError, match="exploration_beta"):
+        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.exploration-beta", "5"])
+    assert not (tmp_path / "bad").exists()

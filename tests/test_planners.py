@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from planners import CEM, ICEM, MPPI, PLANNERS
+from lawm_env.noise import ActionNoise
 from planners.noise import colored_noise, truncated_normal
 
 FAST = {
@@ -143,6 +145,42 @@ def test_colored_noise_unit_variance_and_smoothness():
     assert abs(float(white.var()) - 1) < 0.05 and abs(float(red.var()) - 1) < 0.05
     step_var = lambda x: float((x[:, 1:] - x[:, :-1]).var())  # noqa: E731
     assert step_var(red) < 0.5 * step_var(white)
+
+
+def _lag_one(x: np.ndarray) -> float:
+    return float(np.corrcoef(x[:-1], x[1:])[0, 1])
+
+
+def test_action_noise_white_is_the_plain_gaussian_draws():
+    noise = ActionNoise(0.3, 0.0, seed=5)
+    rng = np.random.default_rng(5)
+    for _ in range(4):
+        np.testing.assert_array_equal(noise.sample(2), rng.normal(0.0, 0.3, 2))
+    noise.reset(5)
+    np.testing.assert_array_equal(noise.sample(2), np.random.default_rng(5).normal(0.0, 0.3, 2))
+
+
+@pytest.mark.parametrize("beta", [1.0, 2.0])
+def test_action_noise_colored_is_seeded_scaled_and_holds_its_sign(beta):
+    def draws(seed: int, steps: int = 2000) -> np.ndarray:
+        noise = ActionNoise(0.3, beta, seed=seed, block=200)
+        return np.stack([noise.sample(1) for _ in range(steps)])[:, 0]
+
+    x = draws(0)
+    np.testing.assert_array_equal(x, draws(0))
+    assert not np.array_equal(x, draws(1))
+    assert abs(float(x.std()) - 0.3) < 0.1 * (1 + beta)  # unit-variance blocks scaled by std; red wanders more
+    plain = ActionNoise(0.3, 0.0, seed=0)
+    white = np.stack([plain.sample(1) for _ in range(2000)])[:, 0]
+    assert abs(_lag_one(white)) < 0.1 and _lag_one(x) > 0.4
+    noise = ActionNoise(0.3, beta, seed=0, block=8)  # a new block every 8 steps, and for a new action size
+    assert [noise.sample(1).shape for _ in range(9)] == [(1,)] * 9 and noise.sample(3).shape == (3,)
+
+
+@pytest.mark.parametrize("std, beta", [(-0.1, 0.0), (float("nan"), 0.0), (0.3, -1.0), (0.3, 5.0), (0.3, float("inf"))])
+def test_action_noise_rejects_bad_options(std, beta):
+    with pytest.raises(ValueError, match="std|exponent"):
+        ActionNoise(std, beta)
 
 
 def test_truncated_normal_stays_in_bounds_and_matches_moments():

@@ -30,7 +30,8 @@ def make_mpc_agent(planner: PlannerConfig, observer_gain: float = 1.0):
     def make(model, online: OnlineConfig) -> MPCAgent:
         device = next(model.parameters()).device
         return MPCAgent(model, planner.build(model.config.action_dim, seed=online.seed, device=device),
-                        exploration_noise=online.exploration_noise, seed=online.seed, observer_gain=observer_gain)
+                        exploration_noise=online.exploration_noise, seed=online.seed, observer_gain=observer_gain,
+                        exploration_beta=online.exploration_beta)
 
     return make
 

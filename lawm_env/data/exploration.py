@@ -9,13 +9,14 @@ choice visits.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from lawm_env.noise import colored_noise
+from lawm_env.noise import check_beta, colored_noise
+
+__all__ = ["RandomActions", "check_beta", "check_coast", "random_steps"]
 
 
 def check_coast(coast: float, name: str = "the coasting probability") -> float:
@@ -23,13 +24,6 @@ def check_coast(coast: float, name: str = "the coasting probability") -> float:
     if not 0.0 <= coast <= 1.0:
         raise ValueError(f"{name} must be in [0, 1], got {coast}")
     return coast
-
-
-def check_beta(beta: float, name: str = "the noise exponent beta") -> float:
-    """``beta`` if it is a finite exponent in [0, 4]; otherwise a ValueError naming it ``name``."""
-    if not (math.isfinite(beta) and 0.0 <= beta <= 4.0):
-        raise ValueError(f"{name} must be in [0, 4] (0: uniform draws, 1: pink noise, 2: red), got {beta}")
-    return beta
 
 
 def random_steps(rng: np.random.Generator, steps: int, coast: float) -> int:

@@ -79,6 +79,9 @@ class OnlineConfig:
     """World-model (and agent) updates per iteration."""
     exploration_noise: float = 0.3
     """Std of the Gaussian noise the MPC agent adds to its actions while collecting (the actor-critic samples its policy)."""
+    exploration_beta: float = 0.0
+    """Color of that noise over the episode: 0 white (independent at every step); β > 0 falling as 1/f^β
+    (1: pink, which holds its sign for several steps)."""
     eval_every: int = 0
     """Every this many iterations, one extra episode without exploration (not added to the data; 0: never)."""
     transition: str = "lawm"
@@ -118,7 +121,7 @@ class OnlineConfig:
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0}
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0}
 """Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
@@ -230,6 +233,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
     seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"))
+    check_beta(config.exploration_beta, "exploration_beta")
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
