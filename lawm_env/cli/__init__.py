@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "eval": "lawm_env.cli.eval",
     "export": "lawm_env.cli.export",
     "mbrl": "lawm_env.cli.mbrl",
+    "merge": "lawm_env.cli.merge",
     "train": "lawm_env.cli.train",
 }
 

@@ -55,7 +55,7 @@ def _check_identity(root: Path, old: dict[str, Any], new: dict[str, Any], episod
         raise ShardError(f"{root / MANIFEST} plans {planned} episodes; asking for fewer ({episodes}) would drop some")
 
 
-def _write_shard_entry(root: Path, index: int, first: int, episodes: Sequence[Episode]) -> dict[str, Any]:
+def write_shard_entry(root: Path, index: int, first: int, episodes: Sequence[Episode]) -> dict[str, Any]:
     """Write shard ``index`` holding ``episodes`` (numbered from ``first``) and return its manifest entry."""
     path = root / shard_name(index)
     digest = write_shard(path, episodes, first)
@@ -63,7 +63,8 @@ def _write_shard_entry(root: Path, index: int, first: int, episodes: Sequence[Ep
             "lengths": [e.steps for e in episodes], "sha256": digest}
 
 
-def _frames(manifest: dict[str, Any]) -> int:
+def frame_count(manifest: dict[str, Any]) -> int:
+    """Frames of the episodes a manifest's shards hold (steps + 1 each)."""
     return sum(n + 1 for e in manifest["shards"] for n in e["lengths"])
 
 
@@ -87,8 +88,8 @@ def append_episodes(root: Path, episodes: Sequence[Episode], identity: dict[str,
         manifest = {"format": FORMAT, "version": VERSION, **identity, "shards": [], "episodes": 0, "growing": True}
     first = int(manifest["episodes"])
     index = max((e["index"] for e in manifest["shards"]), default=-1) + 1
-    manifest["shards"].append(_write_shard_entry(root, index, first, episodes))
-    manifest.update(episodes=first + len(episodes), complete=True, frames=_frames(manifest))
+    manifest["shards"].append(write_shard_entry(root, index, first, episodes))
+    manifest.update(episodes=first + len(episodes), complete=True, frames=frame_count(manifest))
     write_manifest(root, manifest)
     return manifest["episodes"]
 
@@ -132,13 +133,13 @@ def collect(source: Source, out: Path, episodes: int, steps: int, seed: int, epi
             for episode in source.generate(range(first, first + count), seed, steps):
                 batch.append(episode)
                 bar.update(1)
-            done[k] = _write_shard_entry(out, k, first, batch)
+            done[k] = write_shard_entry(out, k, first, batch)
             manifest["shards"] = sorted(done.values(), key=lambda e: e["index"])
             write_manifest(out, manifest)
             written += 1
     finally:
         bar.close()
     manifest["complete"] = True
-    manifest["frames"] = _frames(manifest)
+    manifest["frames"] = frame_count(manifest)
     write_manifest(out, manifest)
     return CollectSummary(out, episodes, manifest["frames"], written, len(plan) - written, time.perf_counter() - start)
