@@ -295,6 +295,12 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     OnlineRun(plain)
     with pytest.raises(ValueError, match="exploration_beta"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), exploration_beta=1.0))
+    del options["init"]  # a run recorded before the loop could start from a model: random initialization
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="init"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), init="default"))
+    assert OnlineConfig(init="default").train_config(10).init == "default"
 
 
 def test_mbrl_seed_episodes_coast_when_asked(tmp_path):

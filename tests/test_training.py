@@ -165,3 +165,32 @@ def test_latent_scale_anchor(transition, tiny_pendulum, tmp_path):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
     assert _config(tiny_pendulum, tmp_path).resume_identity() == _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=0.0)).resume_identity()
     assert "latent_scale" in _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=1.0)).resume_identity()["weights"]
+
+
+def test_init_starts_from_another_models_weights(tiny_pendulum, tmp_path):
+    source = tmp_path / "source"
+    train(_config(tiny_pendulum, source, steps=3))
+    train(_config(tiny_pendulum, tmp_path / "still", steps=1, lr=0.0, init=str(source / "checkpoint")))
+    a, b = _weights(source), _weights(tmp_path / "still")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # a step of size 0 keeps the weights it started from
+    tuned = tmp_path / "tuned"
+    train(_config(tiny_pendulum, tuned, steps=2, init=str(source / "checkpoint")))
+    train(_config(tiny_pendulum, tuned, steps=4, init=str(source / "checkpoint")))  # resumes its own weights
+    straight = tmp_path / "straight"
+    train(_config(tiny_pendulum, straight, steps=4, init=str(source / "checkpoint")))
+    c, d = _weights(tuned), _weights(straight)
+    assert all(torch.equal(c[k], d[k]) for k in c) and not all(torch.equal(a[k], c[k]) for k in a)
+    with pytest.raises(CheckpointError, match="init"):  # the starting point is part of the run
+        train(_config(tiny_pendulum, tuned, steps=5))
+
+
+def test_init_refuses_a_model_with_other_options_and_a_missing_one(tiny_pendulum, tmp_path):
+    source = tmp_path / "source"
+    train(_config(tiny_pendulum, source, steps=1))
+    with pytest.raises(ValueError, match="latent_dim: 4 .* vs 6 \\(asked\\)"):
+        train(_config(tiny_pendulum, tmp_path / "other", latent_dim=6, init=str(source / "checkpoint")))
+    assert not (tmp_path / "other" / "checkpoint").exists()
+    with pytest.raises(CheckpointError, match="does not exist"):
+        train(_config(tiny_pendulum, tmp_path / "missing", init=str(tmp_path / "nowhere")))
+    with pytest.raises(ValueError, match="image_size: 64 .* vs 32"):  # the embedded default sees 64x64 frames
+        train(_config(tiny_pendulum, tmp_path / "default", init="default"))

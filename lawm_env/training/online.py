@@ -98,6 +98,9 @@ class OnlineConfig:
     """LaWM: DEL steps per agent step (see ``lawm train --substeps``)."""
     angles: int = 0
     """Angular coordinates among the first ones (see ``lawm train --angles``)."""
+    init: str = ""
+    """The world model starts from this checkpoint's or exported model's weights ('default': the embedded one;
+    see ``lawm train --init``) instead of a random initialization. Empty: random."""
     batch_size: int = 16
     """Windows per world-model update."""
     window: int = 16
@@ -116,12 +119,12 @@ class OnlineConfig:
         out = Path(self.out)
         return TrainConfig(data=str(out / "data"), out=str(out / "world_model"), transition=self.transition,  # type: ignore[arg-type]
                            lagrangian=self.lagrangian, latent_dim=self.latent_dim, hidden=self.hidden, channels=self.channels,  # type: ignore[arg-type]
-                           substeps=self.substeps, angles=self.angles, steps=steps,
+                           substeps=self.substeps, angles=self.angles, init=self.init, steps=steps,
                            batch_size=self.batch_size, window=self.window, lr=self.lr, weights=self.weights, seed=self.seed, device=self.device,
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0}
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": ""}
 """Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")

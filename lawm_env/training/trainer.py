@@ -57,6 +57,10 @@ class TrainConfig:
     """LaWM: DEL steps of dt/substeps per agent step, the action held (for motions fast against one step)."""
     angles: int = 0
     """How many coordinates (the first ones) are angles on a circle, for joints that spin (cartpole: 1)."""
+    init: str = ""
+    """Start from the weights of this checkpoint or exported model ('default': the embedded one) instead of a
+    random initialization, to fine-tune it on this data; its model options must be the ones asked for. The
+    optimizer starts afresh at step 0. Empty: random initialization."""
     steps: int = 2000
     """Total optimizer steps (a resumed run continues up to this number)."""
     batch_size: int = 16
@@ -105,16 +109,36 @@ class TrainConfig:
         identity = {k: getattr(self, k) for k in keys}
         identity.update({k: getattr(self, k) for k, neutral in ADDED_OPTIONS.items() if getattr(self, k) != neutral})
         identity["data"] = str(Path(self.data).resolve())
+        if self.init:
+            identity["init"] = str(init_path(self.init).resolve())
         # loss options added later are left out at their neutral default, so older runs still resume
         identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
         return identity
 
 
-ADDED_OPTIONS = {"substeps": 1, "angles": 0}
+ADDED_OPTIONS = {"substeps": 1, "angles": 0, "init": ""}
 """Options introduced after runs were recorded, with the value those runs had; at it they are not part of a
 run's identity."""
 ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
 """Loss weights introduced after runs were recorded; at 0 they are not part of a run's identity."""
+
+
+def init_path(init: str) -> Path:
+    """The model directory ``--init`` names: 'default' is the embedded default model."""
+    from lawm_env.default_model import default_model_path
+
+    return default_model_path() if init == "default" else Path(init)
+
+
+def load_initial_weights(model: WorldModel, init: str, device: torch.device) -> None:
+    """Copy the weights of the model ``init`` names into ``model``; a ValueError naming every model option in
+    which the two differ (nothing is copied then)."""
+    path = init_path(init)
+    saved = WorldModelConfig.from_dict(read_checkpoint(path).config["model"])
+    diff = [f"{k}: {v!r} ({path}) vs {getattr(model.config, k)!r} (asked)" for k, v in asdict(saved).items() if getattr(model.config, k) != v]
+    if diff:
+        raise ValueError(f"--init {init}: that model has other options than the one asked for; " + "; ".join(diff))
+    load_checkpoint(path, modules={"model": model}, map_location=device)
 
 
 def horizon_at(config: TrainConfig, step: int) -> int:
@@ -172,13 +196,15 @@ def train(config: TrainConfig) -> dict:
     sampler = torch.Generator().manual_seed(config.seed * 1000 + rank)
     step, elapsed = 0, 0.0
     checkpoint_config = {"model": model_config.to_dict(), "train": config.resume_identity()}
-    if (out / CHECKPOINT_DIR).exists():
+    if (out / CHECKPOINT_DIR).exists():  # resuming: the run's own weights, whatever it started from
         loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
                                  generators={"sampler": sampler} if world == 1 else None,
                                  restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
         step, elapsed = loaded.step, float(loaded.metadata.get("train_seconds", 0.0))
         if world > 1:  # each rank's sampler continues from a seed that depends on the step
             sampler.manual_seed(config.seed * 1000 + rank + 7919 * step)
+    elif config.init:
+        load_initial_weights(model, config.init, device)
     loss_module: nn.Module = _LossModule(model, config.weights)
     if world > 1:
         loss_module = nn.parallel.DistributedDataParallel(loss_module, find_unused_parameters=True)
