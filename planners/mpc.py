@@ -38,7 +38,6 @@ class MPCAgent:
             raise ValueError(f"the observer gain must be in (0, 1], got {observer_gain}")
         self.model, self.planner, self.observer_gain = model, planner, observer_gain
         self.objective = ImaginedReturn(model, discount, terminal_value)
-        self.exploration_noise = exploration_noise
         self.noise = ActionNoise(exploration_noise, exploration_beta, seed)
         self.device = next(model.parameters()).device
         self.plan_seconds: list[float] = []
@@ -70,7 +69,7 @@ class MPCAgent:
         self.last_plan = self.planner.plan(self.objective)
         self.plan_seconds.append(time.perf_counter() - start)
         action = self.last_plan.actions[0]
-        if explore and self.exploration_noise > 0:
+        if explore and self.noise.std > 0:
             noise = torch.as_tensor(self.noise.sample(action.numel()), dtype=action.dtype, device=action.device)
             action = self.planner.clip(action + noise)
         action = action.to(self.device)
