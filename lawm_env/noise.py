@@ -42,6 +42,13 @@ def colored_noise(population: int, horizon: int, action_dim: int, beta: float, g
     return torch.fft.irfft(spectrum, n=horizon).transpose(1, 2).contiguous()
 
 
+def colored_sequence(rng: np.random.Generator, steps: int, dim: int, beta: float) -> np.ndarray:
+    """One unit-variance colored sequence (steps, dim), float64, seeded by a draw from the numpy ``rng``: how
+    random data episodes and ``ActionNoise`` draw colored noise from their per-episode generators."""
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    return colored_noise(1, steps, dim, beta, generator, dtype=torch.float64)[0].numpy()
+
+
 class ActionNoise:
     """Gaussian exploration noise of std ``std`` added to an agent's actions one step at a time: independent draws
     at β = 0, or colored over time for β > 0 (drawn ``block`` steps at a time, so consecutive actions are pushed
@@ -68,7 +75,6 @@ class ActionNoise:
         if self.beta == 0.0:
             return self.rng.normal(0.0, self.std, dim)
         if self._next == len(self._drawn) or self._drawn.shape[1] != dim:
-            generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
-            self._drawn, self._next = colored_noise(1, self.block, dim, self.beta, generator, dtype=torch.float64)[0].numpy(), 0
+            self._drawn, self._next = colored_sequence(self.rng, self.block, dim, self.beta), 0
         self._next += 1
         return self.std * self._drawn[self._next - 1]

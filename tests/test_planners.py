@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from planners import CEM, ICEM, MPPI, PLANNERS
 from lawm_env.noise import ActionNoise
+from planners import CEM, ICEM, MPPI, PLANNERS
 from planners.noise import colored_noise, truncated_normal
 
 FAST = {

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from lawm_env.noise import check_beta, colored_noise
+from lawm_env.noise import check_beta, colored_sequence
 
 __all__ = ["RandomActions", "check_beta", "check_coast", "random_steps"]
 
@@ -59,8 +58,7 @@ class RandomActions:
         if self.beta == 0.0:
             actions = rng.uniform(-1.0, 1.0, size=(steps, dim))
         else:
-            generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-            actions = colored_noise(1, steps, dim, self.beta, generator, dtype=torch.float64)[0].numpy().clip(-1.0, 1.0)
+            actions = colored_sequence(rng, steps, dim, self.beta).clip(-1.0, 1.0)
         actions[active:] = 0.0
         return actions.astype(np.float32)
 
