@@ -12,6 +12,7 @@ from lawm_env.mechanics import DELStepper, MechanicalLagrangian, SeparableLagran
 from lawm_env.mechanics.angles import (
     angle_features,
     angle_features_vjp,
+    circular_spread,
     coordinates_from_features,
     pair_features,
     squared_distance,
@@ -52,6 +53,15 @@ def test_wrap_unwrap_and_features_round_trip():
     assert float((near[:, 0] - q[:, 0] - 0.3).abs().max()) <= math.pi
     torch.testing.assert_close(angle_features(near, 1), angle_features(far, 1))
     assert torch.equal(angle_features(q, 0), q) and torch.equal(unwrap_near(far, q, 0), far)  # no angles: identity
+
+
+def test_circular_spread_is_zero_for_an_unused_angle_and_near_one_on_the_whole_circle():
+    theta = torch.stack([torch.full((500,), 2.5), torch.linspace(-math.pi, math.pi, 501)[:-1]], -1)
+    spread = circular_spread(theta.reshape(50, 10, 2))
+    torch.testing.assert_close(spread, torch.tensor([0.0, 1.0]), atol=1e-5, rtol=0)
+    assert circular_spread(theta + 2 * math.pi).sub(spread).abs().max() < 1e-5  # whole turns do not count
+    arc = circular_spread(torch.linspace(-1.0, 1.0, 2001)[:, None])  # uniform on [-1, 1]: 1 - sin(1)
+    assert float(arc[0]) == pytest.approx(1.0 - math.sin(1.0), abs=1e-3)
 
 
 def test_feature_vjp_is_the_chain_rule():
@@ -181,6 +191,7 @@ def test_world_model_with_angles_is_periodic_end_to_end(transition):
     total, report = world_model_losses(model, frames, u, torch.zeros(2, 5), 3)
     total.backward()
     assert torch.isfinite(total) and report["latent_rms"] > 0
+    assert report["angle_spread"] == pytest.approx(float(circular_spread(q.detach()[..., :1])[0]), abs=1e-6)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 

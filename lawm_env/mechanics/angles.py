@@ -77,3 +77,10 @@ def squared_distance(a: Tensor, b: Tensor, angles: int) -> Tensor:
     if angles == 0:
         return diff.square().sum(-1)
     return 2.0 * (1.0 - diff[..., :angles].cos()).sum(-1) + diff[..., angles:].square().sum(-1)
+
+
+def circular_spread(theta: Tensor) -> Tensor:
+    """1 − |mean of e^{iθ}| over the leading axes of angles (..., k), one value per angle, in [0, 1]: 0 when an
+    angle is the same in every sample (an encoder that leaves it unused), near 1 when it covers the circle."""
+    flat = theta.reshape(-1, theta.shape[-1])
+    return 1.0 - torch.stack([flat.cos().mean(0), flat.sin().mean(0)]).norm(dim=0)

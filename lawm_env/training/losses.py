@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from lawm_env.mechanics.angles import circular_spread
 from lawm_env.model import DELTransition, WorldModel
 from lawm_env.model.vision import frames_to_float
 
@@ -109,4 +110,6 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     report["latent_rms"] = float(model.features(q.detach()).square().mean().sqrt())
     if isinstance(model.transition, DELTransition):
         report["log_mass"] = float(log_mass.detach().mean())
+    if model.config.angles:  # an angle the encoder leaves unused has a spread near 0
+        report["angle_spread"] = float(circular_spread(q.detach()[..., : model.config.angles]).min())
     return total, report
