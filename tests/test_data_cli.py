@@ -37,3 +37,10 @@ def test_collect_command_draws_colored_noise_and_refuses_bad_options(tmp_path: P
         main(["collect", "--source", "dmc:cartpole-swingup", "--beta", "-1", "--out", str(tmp_path / "bad")])
     with pytest.raises(SystemExit, match="synthetic episodes have no actions"):
         main(["collect", "--source", "synthetic:spring", "--beta", "1", "--out", str(tmp_path / "synthetic")])
+    main(["collect", "--source", "dmc:cartpole-swingup", "--episodes", "1", "--steps", "6", "--image-size", "16",
+          "--center", "1", "0.3", "--out", str(tmp_path / "centred"), "--no-progress"])
+    assert "uniform random, pulled to the centre by -(1 x + 0.3 v)" in str(read_manifest(tmp_path / "centred"))
+    for center, message in ((["-1", "0"], "centring gains"), (["1", "0"], "no slider")):
+        with pytest.raises(SystemExit, match=message):
+            main(["collect", "--source", "dmc:pendulum-swingup", "--center", *center, "--out", str(tmp_path / "bad")])
+    assert not (tmp_path / "bad").exists()

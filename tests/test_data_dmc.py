@@ -137,6 +137,55 @@ def test_coasting_is_part_of_a_collection_identity():
             make_source("synthetic:pendulum", random_actions=actions)
 
 
+def test_centring_pull_is_added_to_each_draw_from_the_slider_state():
+    centred = RandomActions(beta=1.0, center=(1.0, 0.3))
+    drawn = RandomActions(beta=1.0).sample(np.random.default_rng(7), 3, 1)
+    act = centred.actions(np.random.default_rng(7), 3, 1, slider=(0, 3))
+    frame = np.zeros((4, 4, 3), np.uint8)
+    states = [np.array([0.5, 1, 0, -1.0, 9]), np.array([-2.0, 1, 0, 0.0, 9]), np.array([0.0, 1, 0, 0.0, 9])]
+    got = np.stack([act(frame, s) for s in states])
+    np.testing.assert_allclose(got, np.clip(drawn - np.array([[0.5 - 0.3], [-2.0], [0.0]]), -1, 1), rtol=1e-6)
+    plain = RandomActions(beta=1.0).actions(np.random.default_rng(7), 3, 1)  # no pull: the draws, state unread
+    assert np.array_equal(np.stack([plain(frame, None) for _ in range(3)]), drawn)
+    with pytest.raises(ValueError, match="no slider"):
+        centred.actions(np.random.default_rng(7), 3, 1, slider=None)
+
+
+def test_centred_episodes_keep_the_cart_in_view_and_collect_the_same_in_parallel():
+    kw = dict(seed=0, steps=60, size=16)
+    free = list(collect_episodes("cartpole-swingup", range(4), random_actions=RandomActions(beta=1.0), **kw))
+    centred = RandomActions(beta=1.0, center=(1.0, 0.3))
+    serial = list(collect_episodes("cartpole-swingup", range(4), random_actions=centred, **kw))
+    assert max(np.abs(ep.states[:, 0]).max() for ep in free) > 1.6  # past the camera's view
+    assert max(np.abs(ep.states[:, 0]).max() for ep in serial) < 1.4
+    for index, ep in enumerate(serial):  # each action is the episode's draw pulled by the state before it
+        draws = RandomActions(beta=1.0).sample(np.random.default_rng(episode_seed(0, index)), 60, 1)
+        pull = ep.states[:-1, 0:1] + 0.3 * ep.states[:-1, 3:4]
+        np.testing.assert_allclose(ep.actions, np.clip(draws - pull, -1, 1), atol=1e-5)
+    parallel = list(collect_episodes("cartpole-swingup", range(4), num_workers=2, random_actions=centred, **kw))
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
+
+
+@pytest.mark.parametrize("center", [(-1.0, 0.0), (1.0, float("nan")), (1.0,), (1.0, 0.3, 0.1)])
+def test_bad_centring_gains_are_refused(center):
+    with pytest.raises(ValueError, match="centring gains"):
+        RandomActions(center=center)
+
+
+def test_centring_is_part_of_a_collection_identity_and_needs_a_slider():
+    from lawm_env.data.sources import make_source
+
+    centred = RandomActions(beta=1.0, center=(1.0, 0.3))
+    source = make_source("dmc:cartpole-swingup", random_actions=centred)
+    assert source.describe()["policy"] == "colored noise (beta 1), pulled to the centre by -(1 x + 0.3 v)"
+    assert RandomActions(center=(0, 0)) == RandomActions()  # no pull: the plain policy
+    with pytest.raises(ValueError, match="no slider"):
+        make_source("dmc:pendulum-swingup", random_actions=centred)
+    with pytest.raises(ValueError, match="synthetic episodes have no actions"):
+        make_source("synthetic:pendulum", random_actions=centred)
+
+
 def test_colored_actions_are_seeded_bounded_and_hold_their_sign():
     uniform, pink = RandomActions(), RandomActions(beta=1.0)
     draw = lambda policy, seed: policy.sample(np.random.default_rng(seed), 125, 2)  # noqa: E731

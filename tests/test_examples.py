@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TINY_ARGS: dict[str, list[str]] = {
     "pendulum_energy.py": ["--steps", "300", "--out", "{tmp}/pendulum_energy.png"],
-    "exploration_coverage.py": ["--episodes", "2", "--steps", "10", "--betas", "0", "1"],
+    "exploration_coverage.py": ["--episodes", "2", "--steps", "10", "--betas", "0", "1", "--center", "1", "0.3"],
     "open_loop_psnr.py": ["--data", "{data}", "--runs", "{tmp}/run/checkpoint", "--horizons", "1", "3", "--windows", "4"],
     "planner_upper_bound.py": ["--steps", "3", "--population", "16", "--elites", "4", "--iterations", "2",
                                "--model", "default", "--rank-every", "1", "--candidates", "12"],

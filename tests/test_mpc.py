@@ -300,6 +300,11 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     OnlineRun(plain)
     with pytest.raises(ValueError, match="init"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), init="default"))
+    del options["seed_center"]  # a run recorded before centred seed episodes: no pull
+    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+    OnlineRun(plain)
+    with pytest.raises(ValueError, match="seed_center"):
+        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_center=(1.0, 0.3)))
     assert OnlineConfig(init="default").train_config(10).init == "default"
 
 
@@ -330,4 +335,25 @@ def test_mbrl_seed_episodes_draw_colored_noise_when_asked(tmp_path):
         main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-beta", "-1"])
     with pytest.raises(ValueError, match="exploration_beta"):
         main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.exploration-beta", "5"])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_mbrl_seed_episodes_are_centred_when_asked(tmp_path):
+    from lawm_env.cli import main
+    from lawm_env.data.exploration import RandomActions
+
+    out = tmp_path / "run"
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
+          "--online.episode-steps", "12", "--online.seed-beta", "1", "--online.seed-center", "1", "0.3"])
+    centred = RandomActions(beta=1.0, center=(1.0, 0.3))
+    for index, episode in enumerate(load_episodes(out / "data")):
+        act = centred.actions(np.random.default_rng(episode_seed(0, index)), 12, 1, (0, 3))
+        expected = [act(frame, state) for frame, state in zip(episode.obs[:-1], episode.states[:-1])]
+        np.testing.assert_allclose(episode.actions, np.asarray(expected, dtype=np.float32).reshape(12, 1), atol=1e-6)
+    assert json.loads((out / "options.json").read_text())["seed_center"] == [1.0, 0.3]
+    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
+          "--online.episode-steps", "12", "--online.seed-beta", "1", "--online.seed-center", "1", "0.3"])  # resumes
+    for bad, task in ((["-1", "0"], "cartpole-swingup"), (["1", "0.3"], "pendulum-swingup")):
+        with pytest.raises(ValueError, match="seed_center"):
+            main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.task", task, "--online.seed-center", *bad])
     assert not (tmp_path / "bad").exists()

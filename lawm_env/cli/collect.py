@@ -38,6 +38,10 @@ class Config:
     """dm-control: 0 draws uniform random actions at every step; β > 0 draws colored Gaussian noise whose power
     falls as 1/f^β over the episode (1: pink), clipped to [-1, 1]. Pink noise holds its sign for several steps
     and swings a pole much higher than uniform draws (``examples/exploration_coverage.py``)."""
+    center: tuple[float, float] = (0.0, 0.0)
+    """dm-control tasks with a slider (cartpole): gains (k_x, k_v) of a pull −(k_x·x + k_v·ẋ) on the cart, read
+    from the simulator state and added to each random action, which keeps the cart in the camera's view
+    (``1 0.3`` with ``--beta 1``: always in view). (0, 0): none."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -50,7 +54,7 @@ def run(config: Config) -> None:
     from lawm_env.data.storage import ShardError
 
     try:
-        source = make_source(config.source, config.image_size, config.num_workers, RandomActions(config.coast, config.beta))
+        source = make_source(config.source, config.image_size, config.num_workers, RandomActions(config.coast, config.beta, config.center))
         summary = collect(source, config.out, config.episodes, config.steps, config.seed, config.episodes_per_shard, config.progress)
     except (ValueError, ShardError) as exc:
         raise SystemExit(f"lawm collect: {exc}") from None

@@ -28,6 +28,9 @@ class DmcTask:
     env_id: str
     action_repeat: int
     camera_id: int = 0
+    slider: tuple[int, int] | None = None
+    """Indices in the recorded state (``PixelTask``'s ``info["state"]``) of a slider's position and velocity
+    that random episodes can pull back to the centre (``RandomActions.center``); None: the task has none."""
 
     @property
     def episode_steps(self) -> int:
@@ -38,8 +41,8 @@ class DmcTask:
 # Action repeats of PlaNet (Hafner et al., 2019) where it defines them. pendulum-swingup is not in PlaNet: 4 makes
 # its agent step 0.08 s (control timestep 0.02 s), the same as cartpole's 8 x 0.01 s, about 18 frames per swing.
 DMC_TASKS: dict[str, DmcTask] = {
-    "cartpole-swingup": DmcTask("dm_control/cartpole-swingup-v0", 8),
-    "cartpole-balance": DmcTask("dm_control/cartpole-balance-v0", 8),
+    "cartpole-swingup": DmcTask("dm_control/cartpole-swingup-v0", 8, slider=(0, 3)),  # state (x, cos, sin, ẋ, θ̇)
+    "cartpole-balance": DmcTask("dm_control/cartpole-balance-v0", 8, slider=(0, 3)),
     "pendulum-swingup": DmcTask("dm_control/pendulum-swingup-v0", 4),
     "reacher-easy": DmcTask("dm_control/reacher-easy-v0", 4),
     "cheetah-run": DmcTask("dm_control/cheetah-run-v0", 4),
@@ -74,13 +77,14 @@ class PixelTask(gym.Wrapper):
     ``step`` repeats the action ``action_repeat`` times (stopping early at an episode end) and sums rewards.
     ``info["state"]`` is the flattened proprioceptive observation (float32, keys in ``state_keys`` order) and
     ``info["physics_state"]`` the full MuJoCo state (float64), both taken beside the returned frame.
+    ``slider`` is the task's ``DmcTask.slider``.
     """
 
-    def __init__(self, env: gym.Env, action_repeat: int, size: int):
+    def __init__(self, env: gym.Env, action_repeat: int, size: int, slider: tuple[int, int] | None = None):
         super().__init__(env)
         if action_repeat < 1:
             raise ValueError(f"action_repeat must be >= 1, got {action_repeat}")
-        self.action_repeat = action_repeat
+        self.action_repeat, self.slider = action_repeat, slider
         inner = env.action_space
         if not isinstance(inner, gym.spaces.Box):
             raise TypeError(f"dm-control task must have a Box action space, got {inner}")
@@ -132,7 +136,7 @@ def make_pixel_env(name: str, size: int = 64) -> PixelTask:
         render_kwargs={"width": size, "height": size, "camera_id": task.camera_id},
         disable_env_checker=True,
     )
-    return PixelTask(env, task.action_repeat, size)
+    return PixelTask(env, task.action_repeat, size, task.slider)
 
 
 def task_info(name: str, size: int = 64) -> dict[str, Any]:
@@ -190,12 +194,13 @@ class _Recorder:
         )
 
 
-def _episode_policy(policy: Policy | None, random_actions: RandomActions, seed: int, steps: int, dim: int) -> Policy:
-    """``policy`` itself, or for ``None`` the actions ``random_actions`` draws with ``seed``, handed out in turn."""
+def _episode_policy(policy: Policy | None, random_actions: RandomActions, seed: int, steps: int, dim: int,
+                    slider: tuple[int, int] | None) -> Policy:
+    """``policy`` itself, or for ``None`` the actions ``random_actions`` draws with ``seed``, handed out in turn
+    (pulled to the centre of ``slider`` when it centres)."""
     if policy is not None:
         return policy
-    drawn = iter(random_actions.sample(np.random.default_rng(seed), steps, dim))
-    return lambda frame, state: next(drawn)
+    return random_actions.actions(np.random.default_rng(seed), steps, dim, slider)
 
 
 def _act(policy: Policy, frame: np.ndarray, state: np.ndarray, dim: int) -> np.ndarray:
@@ -211,7 +216,7 @@ def run_episode(env: PixelTask, seed: int, steps: int, policy: Policy | None = N
     (uniform by default) seeded by ``seed``."""
     frame, info = env.reset(seed=seed)
     rec, dim = _Recorder(frame, info), env.action_space.shape[0]
-    act = _episode_policy(policy, random_actions, seed, steps, dim)
+    act = _episode_policy(policy, random_actions, seed, steps, dim, env.slider)
     for _ in range(steps):
         action = _act(act, rec.frames[-1], rec.states[-1], dim)
         frame, reward, terminated, truncated, info = env.step(action)
@@ -242,7 +247,8 @@ def run_batch(venv: gym.vector.VectorEnv, seeds: Sequence[int], steps: int, poli
     all_seeds = list(seeds) + [seeds[-1]] * (n - len(seeds))  # idle sub-envs repeat the last seed; ignored
     frames, info = venv.reset(seed=all_seeds)
     recs = [_Recorder(frames[i], {"state": _row(info, "state", i), "physics_state": _row(info, "physics_state", i)}) for i in range(len(seeds))]
-    policies = [_episode_policy(policy, random_actions, s, steps, dim) for s in seeds]
+    slider = venv.get_attr("slider")[0]
+    policies = [_episode_policy(policy, random_actions, s, steps, dim, slider) for s in seeds]
     for _ in range(steps):
         actions = np.zeros((n, dim), dtype=np.float32)
         for i, rec in enumerate(recs):

@@ -27,7 +27,7 @@ from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
-from lawm_env.data.exploration import RandomActions, check_beta, check_coast
+from lawm_env.data.exploration import RandomActions, check_beta, check_center, check_coast
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
 from lawm_env.devices import get_device
 from lawm_env.fileio import atomic_write
@@ -67,6 +67,10 @@ class OnlineConfig:
     seed_beta: float = 0.0
     """Noise of the seed episodes' random actions: 0 uniform draws; β > 0 colored noise falling as 1/f^β, clipped
     to [-1, 1] (see ``lawm collect --beta``; 1, pink, swings the pole much higher than uniform draws)."""
+    seed_center: tuple[float, float] = (0.0, 0.0)
+    """Gains (k_x, k_v) of a pull −(k_x·x + k_v·ẋ) on the task's slider added to the seed episodes' random actions,
+    read from the simulator state (see ``lawm collect --center``): it keeps a cart in the camera's view. (0, 0):
+    none."""
     episode_steps: int = 0
     """Agent steps per episode (0: the task's own limit, 1000 simulator steps / action repeat)."""
     iterations: int = 100
@@ -124,7 +128,7 @@ class OnlineConfig:
                            threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": ""}
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": "", "seed_center": [0.0, 0.0]}
 """Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
@@ -140,6 +144,7 @@ def pin_options(path: Path, options: dict, what: str, added: dict | None = None)
     option that differs from the recorded ones (``what`` names them in the message). ``added`` gives the
     values of options introduced after a run was recorded, read for a file that lacks them (one level deep:
     a recorded group of options lacking a newer member gets it from ``added``)."""
+    options = json.loads(json.dumps(options))  # as recorded: tuples become lists
     if path.exists():
         added = added or {}
         recorded = json.loads(path.read_text())
@@ -235,7 +240,10 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
-    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"))
+    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"),
+                                 check_center(config.seed_center, "seed_center"))
+    if seed_actions.centers and get_task(config.task).slider is None:
+        raise ValueError(f"seed_center: task {config.task!r} has no slider to centre")
     check_beta(config.exploration_beta, "exploration_beta")
     run = OnlineRun(config)
     steps = episode_steps(config)
