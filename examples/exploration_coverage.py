@@ -7,9 +7,10 @@ Each policy runs the same number of episodes of ``lawm_env.data.exploration.Rand
 physics alone (no rendering, so it takes seconds) with the task's action repeat, and prints how often the cart
 is in the camera's view (within 1.5 of the centre; camera 0 loses it past about 1.6), how often the pole is
 above the horizontal and within 26° of upright (cos θ > 0.9), its angular speed (median and 90th percentile,
-rad/s), and the mean return. ``--center K_X K_V`` adds the centring pull of ``RandomActions.center``. A world model learns only the motion its data show: uniform draws
-average out and rarely swing the pole up, while MPC through the model spends most of its time in fast swings
-near the top.
+rad/s), and the mean return. ``--center K_X K_V`` adds the centring pull of ``RandomActions.center``. A world
+model learns only the motion its data show: uniform draws average out and rarely swing the pole up, while MPC
+through the model spends most of its time in fast swings near the top, and a cart at the end of its rail is
+out of the camera's view.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from lawm_env.data.episode import episode_seed
 from lawm_env.data.exploration import RandomActions
 
 
-def run_states(task: str, random_actions: RandomActions, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray, float]:
+def run_states(task: str, random_actions: RandomActions, seed: int, steps: int) -> tuple[np.ndarray, float]:
     """The state (x, cos θ, sin θ, ẋ, θ̇) after every agent step of one episode, and its return."""
     from dm_control import suite
 
