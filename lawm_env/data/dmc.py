@@ -60,6 +60,14 @@ def get_task(name: str) -> DmcTask:
         raise ValueError(f"unknown dm-control task {name!r}; choose one of: {', '.join(DMC_TASKS)}") from None
 
 
+def check_random_actions(name: str, random_actions: RandomActions, what: str = "") -> RandomActions:
+    """``random_actions`` if task ``name`` can run them (a centring pull needs ``DmcTask.slider``); otherwise a
+    ValueError naming the task, after ``what`` (by default the policy's description)."""
+    if get_task(name).slider is None and random_actions.centers:
+        raise ValueError(f"{what or random_actions.describe()}: dm-control task {name!r} has no slider to centre")
+    return random_actions
+
+
 def ensure_headless_gl() -> None:
     """Use EGL for MuJoCo rendering unless the user already chose a backend with ``MUJOCO_GL``."""
     os.environ.setdefault("MUJOCO_GL", "egl")

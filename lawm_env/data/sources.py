@@ -58,10 +58,9 @@ class DmcSource:
     ``lawm_env.data.exploration.RandomActions``), over ``num_workers`` processes."""
 
     def __init__(self, task: str, image_size: int = 64, num_workers: int = 1, random_actions: RandomActions = RandomActions()):
-        from lawm_env.data.dmc import get_task
+        from lawm_env.data.dmc import check_random_actions
 
-        if get_task(task).slider is None and random_actions.centers:  # get_task validates the name
-            raise ValueError(f"{random_actions.describe()}: dm-control task {task!r} has no slider to centre")
+        check_random_actions(task, random_actions)  # also validates the name
         self.task, self.num_workers, self.random_actions = task, num_workers, random_actions
         self.name = f"dmc:{task}"
         self.image_size = image_size

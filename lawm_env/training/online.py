@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
-from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
+from lawm_env.data.dmc import check_random_actions, get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.exploration import RandomActions, check_beta, check_center, check_coast
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
@@ -240,10 +240,8 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
-    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"),
-                                 check_center(config.seed_center, "seed_center"))
-    if seed_actions.centers and get_task(config.task).slider is None:
-        raise ValueError(f"seed_center: task {config.task!r} has no slider to centre")
+    seed_actions = check_random_actions(config.task, RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(
+        config.seed_beta, "seed_beta"), check_center(config.seed_center, "seed_center")), "seed_center")
     check_beta(config.exploration_beta, "exploration_beta")
     run = OnlineRun(config)
     steps = episode_steps(config)
