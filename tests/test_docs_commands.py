@@ -31,17 +31,12 @@ def _command_lines(text: str) -> list[list[str]]:
         for line in block.replace("\\\n", " ").splitlines():
             for part in line.split("&&"):
                 words = shlex.split(part, comments=True)
-                if words[:1] == ["lawm"] or words[:2] and words[0] == "python" and words[1].startswith("examples/"):
+                if words[:1] == ["lawm"] or (len(words) > 1 and words[0] == "python" and words[1].startswith("examples/")):
                     commands.append(words)
     return commands
 
 
-def _documented() -> list[tuple[str, list[str]]]:
-    return [(doc, words) for doc in DOCS for words in _command_lines((ROOT / doc).read_text())]
-
-
-def _ids() -> list[str]:
-    return [f"{doc}: {' '.join(words)[:70]}" for doc, words in _documented()]
+DOCUMENTED = [(doc, words) for doc in DOCS for words in _command_lines((ROOT / doc).read_text())]
 
 
 @lru_cache(maxsize=None)
@@ -53,17 +48,17 @@ def _example_help(script: str) -> str:
 
 
 def test_docs_show_commands_of_both_kinds():
-    kinds = {words[0] for _, words in _documented()}
+    kinds = {words[0] for _, words in DOCUMENTED}
     assert kinds == {"lawm", "python"}
-    assert sum(doc.endswith("MODEL_CARD.md") for doc, _ in _documented()) >= 5
+    assert sum(doc.endswith("MODEL_CARD.md") for doc, _ in DOCUMENTED) >= 5
 
 
 def test_command_lines_are_split_as_a_shell_would():
-    text = "```bash\npip install x && lawm demo --seed 1  # a comment\nlawm eval --a 1 \\\n  --b 2\nls\n```\n"
+    text = "```bash\npip install x && lawm demo --seed 1  # a comment\nlawm eval --a 1 \\\n  --b 2\nls\npython\n```\n"
     assert _command_lines(text) == [["lawm", "demo", "--seed", "1"], ["lawm", "eval", "--a", "1", "--b", "2"]]
 
 
-@pytest.mark.parametrize(("doc", "words"), _documented(), ids=_ids())
+@pytest.mark.parametrize(("doc", "words"), DOCUMENTED, ids=[f"{doc}: {' '.join(words)[:70]}" for doc, words in DOCUMENTED])
 def test_documented_command_parses(doc, words):
     if words[0] == "lawm":
         assert words[1] in COMMANDS, f"{doc}: unknown subcommand {words[1]!r}"
@@ -74,5 +69,6 @@ def test_documented_command_parses(doc, words):
             pytest.fail(f"{doc}: `{' '.join(words)}` does not parse ({error})")
     else:
         options = {word.split("=")[0] for word in words[2:] if word.startswith("--")}
-        missing = sorted(option for option in options if option not in _example_help(words[1]))
+        missing = sorted(option for option in options
+                         if not re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", _example_help(words[1])))
         assert not missing, f"{doc}: {words[1]} has no option {missing}"

@@ -240,8 +240,9 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     """
     if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
-    seed_actions = check_random_actions(config.task, RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(
-        config.seed_beta, "seed_beta"), check_center(config.seed_center, "seed_center")), "seed_center")
+    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"),
+                                 check_center(config.seed_center, "seed_center"))
+    check_random_actions(config.task, seed_actions, "seed_center")
     check_beta(config.exploration_beta, "exploration_beta")
     run = OnlineRun(config)
     steps = episode_steps(config)
