@@ -60,12 +60,11 @@ def get_task(name: str) -> DmcTask:
         raise ValueError(f"unknown dm-control task {name!r}; choose one of: {', '.join(DMC_TASKS)}") from None
 
 
-def check_random_actions(name: str, random_actions: RandomActions, what: str = "") -> RandomActions:
-    """``random_actions`` if task ``name`` can run them (a centring pull needs ``DmcTask.slider``); otherwise a
-    ValueError naming the task, after ``what`` (by default the policy's description)."""
+def check_random_actions(name: str, random_actions: RandomActions, what: str = "") -> None:
+    """A ValueError naming task ``name``, after ``what`` (by default the policy's description), unless the task
+    can run ``random_actions`` (a centring pull needs ``DmcTask.slider``)."""
     if get_task(name).slider is None and random_actions.centers:
         raise ValueError(f"{what or random_actions.describe()}: dm-control task {name!r} has no slider to centre")
-    return random_actions
 
 
 def ensure_headless_gl() -> None:
