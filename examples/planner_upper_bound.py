@@ -65,6 +65,9 @@ def main() -> None:
     parser.add_argument("--elites", type=int, default=15)
     parser.add_argument("--iterations", type=int, default=4)
     parser.add_argument("--horizon", type=int, default=12)
+    parser.add_argument("--temperature", type=float, default=PlannerConfig.temperature, help="MPPI temperature (in units of return)")
+    parser.add_argument("--noise-std", type=float, default=PlannerConfig.noise_std, help="MPPI perturbation std (fraction of the half range)")
+    parser.add_argument("--beta", type=float, default=PlannerConfig.beta, help="iCEM colored-noise exponent")
     parser.add_argument("--model", default="", help="'default' or a checkpoint: also measure its ranking of plans")
     parser.add_argument("--rank-every", type=int, default=4, help="agent steps between ranking measurements")
     parser.add_argument("--candidates", type=int, default=240, help="candidate plans per ranking measurement")
@@ -72,13 +75,14 @@ def main() -> None:
     args = parser.parse_args()
 
     steps = args.steps or get_task(args.task).episode_steps
-    config = PlannerConfig(args.planner, args.horizon, args.population, args.elites, args.iterations)
+    config = PlannerConfig(name=args.planner, horizon=args.horizon, population=args.population, elites=args.elites,
+                           iterations=args.iterations, temperature=args.temperature, noise_std=args.noise_std,
+                           beta=args.beta)
     env = make_pixel_env(args.task)
     try:
         objective = SimulatorReturn(env, args.task)
         planner = config.build(env.action_space.shape[0], seed=args.seed)
-        print(f"MPC with {config.name} (population {config.population}, horizon {config.horizon}, {config.iterations} "
-              f"iterations) through the true simulator in {args.task}, {steps} steps per episode")
+        print(f"MPC with {config.describe()} through the true simulator in {args.task}, {steps} steps per episode")
         probe = RankingProbe(args.model, objective, args.rank_every, args.candidates, args.seed) if args.model else None
         if probe is not None:
             low, high = float(env.action_space.low.min()), float(env.action_space.high.max())

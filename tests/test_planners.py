@@ -8,6 +8,7 @@ import torch
 
 from lawm_env.noise import ActionNoise
 from planners import CEM, ICEM, MPPI, PLANNERS
+from planners.config import PlannerConfig
 from planners.noise import colored_noise, truncated_normal
 
 FAST = {
@@ -210,3 +211,13 @@ def test_nan_returns_never_win():
         return torch.where(actions[:, 0, 0] > 0.8, torch.full_like(value, float("nan")), value)
     result = CEM(2, 1, population=200, elites=20, iterations=8).plan(objective)
     assert torch.isfinite(torch.tensor(result.value)) and result.actions[0, 0] <= 0.8
+
+
+@pytest.mark.parametrize("name, settings", [("cem", "7 elites"), ("mppi", "temperature 3, noise std 0.2"), ("icem", "7 elites, beta 1")])
+def test_planner_config_builds_and_describes_its_planner(name, settings):
+    config = PlannerConfig(name, horizon=6, population=40, elites=7, iterations=2, temperature=3.0, noise_std=0.2, beta=1.0)
+    planner = config.build(2, seed=1)
+    assert type(planner) is PLANNERS[name] and (planner.horizon, planner.action_dim, planner.population) == (6, 2, 40)
+    assert config.describe() == f"{name} (population 40, horizon 6, 2 iterations, {settings})"
+    with pytest.raises(ValueError, match="planner must be"):
+        PlannerConfig("random").build(1)

@@ -78,6 +78,5 @@ def run(config: Config) -> None:
         from lawm_env.bench.planning import benchmark_planning, format_planning_table
 
         p = config.planner
-        print(f"\nPlanning time per action: {p.name}, population {p.population}, horizon {p.horizon}, {p.iterations} iterations, "
-              f"default model, device {device}, {torch.get_num_threads()} threads")
+        print(f"\nPlanning time per action: {p.describe()}, default model, device {device}, {torch.get_num_threads()} threads")
         print(format_planning_table(benchmark_planning(config.checkpoint, p, device, repeats=config.plan_repeats)))
