@@ -39,7 +39,8 @@ class PlannerConfig:
         'mppi (population 150, horizon 12, 4 iterations, temperature 10, noise std 0.5)'."""
         own = {"cem": [f"{self.elites} elites"], "mppi": [f"temperature {self.temperature:g}", f"noise std {self.noise_std:g}"],
                "icem": [f"{self.elites} elites", f"beta {self.beta:g}"]}.get(self.name, [])
-        settings = [f"population {self.population}", f"horizon {self.horizon}", f"{self.iterations} iterations", *own]
+        iterations = f"{self.iterations} iteration" + "s" * (self.iterations != 1)
+        settings = [f"population {self.population}", f"horizon {self.horizon}", iterations, *own]
         return f"{self.name} ({', '.join(settings)})"
 
     def build(self, action_dim: int, seed: int = 0, device: str | torch.device = "cpu") -> SamplingPlanner:

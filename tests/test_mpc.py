@@ -249,7 +249,7 @@ def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
           "--out", str(tmp_path), "--threads", "1", "--device", "cpu", "--observer-gain", "0.7"])
     out = capsys.readouterr().out
     assert "MPC return" in out and "random return" in out and "plan ms/action" in out
-    assert "MPC with mppi (population 8, horizon 12, 1 iterations, temperature 10, noise std 0.5)" in out
+    assert "MPC with mppi (population 8, horizon 12, 1 iteration, temperature 10, noise std 0.5)" in out
     videos = sorted(p.name for p in tmp_path.iterdir())
     assert videos == ["mpc_cartpole-swingup_seed0.gif", "mpc_cartpole-swingup_seed0.mp4"]
     assert (tmp_path / videos[1]).stat().st_size > 0
