@@ -7,10 +7,8 @@ from typing import Literal
 
 import torch
 
+from planners import PLANNERS
 from planners.base import SamplingPlanner
-from planners.cem import CEM
-from planners.icem import ICEM
-from planners.mppi import MPPI
 
 
 @dataclass(frozen=True)
@@ -34,22 +32,25 @@ class PlannerConfig:
     beta: float = 2.0
     """iCEM colored-noise exponent."""
 
+    def own_options(self) -> dict[str, float]:
+        """The keyword options only the chosen planner takes (elites; temperature and noise_std; elites and beta)."""
+        options = {"cem": {"elites": self.elites}, "mppi": {"temperature": self.temperature, "noise_std": self.noise_std},
+                   "icem": {"elites": self.elites, "beta": self.beta}}
+        if self.name not in options:
+            raise ValueError(f"planner must be 'cem', 'mppi' or 'icem', got {self.name!r}")
+        return options[self.name]
+
     def describe(self) -> str:
         """The optimizer and the settings it uses, e.g.
         'mppi (population 150, horizon 12, 4 iterations, temperature 10, noise std 0.5)'."""
-        own = {"cem": [f"{self.elites} elites"], "mppi": [f"temperature {self.temperature:g}", f"noise std {self.noise_std:g}"],
-               "icem": [f"{self.elites} elites", f"beta {self.beta:g}"]}.get(self.name, [])
+        own = [f"{value} elites" if key == "elites" else f"{key.replace('_', ' ')} {value:g}"
+               for key, value in self.own_options().items()]
         iterations = f"{self.iterations} iteration" + "s" * (self.iterations != 1)
         settings = [f"population {self.population}", f"horizon {self.horizon}", iterations, *own]
         return f"{self.name} ({', '.join(settings)})"
 
     def build(self, action_dim: int, seed: int = 0, device: str | torch.device = "cpu") -> SamplingPlanner:
         """The planner over [-1, 1]^action_dim."""
-        common = dict(iterations=self.iterations, seed=seed, device=device)
-        if self.name == "cem":
-            return CEM(self.horizon, action_dim, population=self.population, elites=self.elites, **common)
-        if self.name == "mppi":
-            return MPPI(self.horizon, action_dim, population=self.population, temperature=self.temperature, noise_std=self.noise_std, **common)
-        if self.name == "icem":
-            return ICEM(self.horizon, action_dim, population=self.population, elites=self.elites, beta=self.beta, **common)
-        raise ValueError(f"planner must be 'cem', 'mppi' or 'icem', got {self.name!r}")
+        own = self.own_options()  # checks the name first
+        return PLANNERS[self.name](self.horizon, action_dim, population=self.population, iterations=self.iterations,
+                                   seed=seed, device=device, **own)
