@@ -281,32 +281,17 @@ def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
     assert OnlineConfig(out=str(tmp_path / "sub"), substeps=2).train_config(10).model_config(1, 64).substeps == 2
     with pytest.raises(ValueError, match="substeps"):
         OnlineRun(OnlineConfig(out=str(tmp_path / "old"), substeps=2))
-    del options["seed_coast"]  # a run recorded before coasting seed episodes: none coasted
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="seed_coast"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_coast=0.5))
-    del options["seed_beta"]  # a run recorded before colored seed episodes: uniform draws
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="seed_beta"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_beta=1.0))
-    del options["exploration_beta"]  # a run recorded before colored exploration: white noise
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="exploration_beta"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), exploration_beta=1.0))
-    del options["init"]  # a run recorded before the loop could start from a model: random initialization
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="init"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), init="default"))
-    del options["seed_center"]  # a run recorded before centred seed episodes: no pull
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="seed_center"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), seed_center=(1.0, 0.3)))
+    added = {"seed_coast": {"seed_coast": 0.5}, "seed_beta": {"seed_beta": 1.0}, "exploration_beta": {"exploration_beta": 1.0},
+             "init": {"init": "default"}, "seed_center": {"seed_center": (1.0, 0.3)}, "seed_data": {"seed_data": "data"},
+             "horizon_start": {"horizon_start": 12}}
+    for key, other in added.items():  # a run recorded before the option existed had its neutral value
+        del options[key]
+        (tmp_path / "old" / "options.json").write_text(json.dumps(options))
+        OnlineRun(plain)
+        with pytest.raises(ValueError, match=key):
+            OnlineRun(OnlineConfig(out=str(tmp_path / "old"), **other))
     assert OnlineConfig(init="default").train_config(10).init == "default"
+    assert OnlineConfig(horizon_start=12).train_config(10).horizon_start == 12
 
 
 def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
@@ -357,4 +342,30 @@ def test_mbrl_seed_episodes_are_centred_when_asked(tmp_path):
     for bad, task in ((["-1", "0"], "cartpole-swingup"), (["1", "0.3"], "pendulum-swingup")):
         with pytest.raises(ValueError, match="seed_center"):
             main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.task", task, "--online.seed-center", *bad])
+    assert not (tmp_path / "bad").exists()
+
+
+def test_mbrl_seed_episodes_come_from_a_collection_when_asked(tmp_path):
+    from lawm_env.cli import main
+
+    main(["collect", "--source", "dmc:cartpole-swingup", "--episodes", "3", "--steps", "6", "--out", str(tmp_path / "seed"),
+          "--seed", "5"])
+    loop = ["--online.out", str(tmp_path / "run"), *TINY_LOOP, "--online.seed-data", str(tmp_path / "seed"), "--online.seed-episodes", "2"]
+    main(["mbrl", *loop, "--online.iterations", "1"])
+    main(["mbrl", *loop, "--online.iterations", "1"])  # resumes without copying again
+    collected, data = load_episodes(tmp_path / "seed"), load_episodes(tmp_path / "run" / "data")
+    assert len(data) == 3
+    for copied, original in zip(data[:2], collected):
+        assert np.array_equal(copied.obs, original.obs) and np.array_equal(copied.actions, original.actions)
+    assert [r[:3] for r in _returns(tmp_path / "run")] == [("0", "random", "6"), ("1", "random", "12"), ("2", "agent", "18")]
+    for bad, match in ((["--online.seed-episodes", "4"], "episodes: 3"), (["--online.episode-steps", "8"], "steps: 6"),
+                       (["--online.task", "pendulum-swingup"], "source")):
+        with pytest.raises(ValueError, match=match):
+            main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), *bad])
+    with pytest.raises(ValueError, match="seed_beta only apply"):
+        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-beta", "1"])
+    with pytest.raises(ValueError, match="initial_train_steps >= 1"):
+        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.initial-train-steps", "0"])
+    with pytest.raises(ShardError, match="no manifest"):
+        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-data", str(tmp_path / "nothing")])
     assert not (tmp_path / "bad").exists()

@@ -71,6 +71,10 @@ class OnlineConfig:
     """Gains (k_x, k_v) of a pull −(k_x·x + k_v·ẋ) on the task's slider added to the seed episodes' random actions,
     read from the simulator state (see ``lawm collect --center``): it keeps a cart in the camera's view. (0, 0):
     none."""
+    seed_data: str = ""
+    """A collection (``lawm collect``: this task, 64×64 frames, episodes of the loop's length) whose first
+    ``seed_episodes`` episodes are copied in as the seed episodes instead of collecting new ones, e.g. the
+    embedded default's own training data with ``init='default'``; they count as environment steps. Empty: collect."""
     episode_steps: int = 0
     """Agent steps per episode (0: the task's own limit, 1000 simulator steps / action repeat)."""
     iterations: int = 100
@@ -111,6 +115,9 @@ class OnlineConfig:
     """Steps per training window."""
     lr: float = 3e-4
     """World-model Adam learning rate."""
+    horizon_start: int = 2
+    """Open-loop prediction horizon of the world model's first update (it grows to 12 over 1,000 updates; a model
+    started from trained weights can start at 12)."""
     weights: LossWeights = field(default_factory=LossWeights)
     """World-model loss weights (``--online.weights.foreground 20`` keeps a thin pole in the frame loss)."""
     device: str = "auto"
@@ -124,11 +131,13 @@ class OnlineConfig:
         return TrainConfig(data=str(out / "data"), out=str(out / "world_model"), transition=self.transition,  # type: ignore[arg-type]
                            lagrangian=self.lagrangian, latent_dim=self.latent_dim, hidden=self.hidden, channels=self.channels,  # type: ignore[arg-type]
                            substeps=self.substeps, angles=self.angles, init=self.init, steps=steps,
-                           batch_size=self.batch_size, window=self.window, lr=self.lr, weights=self.weights, seed=self.seed, device=self.device,
-                           threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
+                           batch_size=self.batch_size, window=self.window, lr=self.lr, horizon_start=self.horizon_start,
+                           weights=self.weights, seed=self.seed, device=self.device, threads=self.threads, video_every=0,
+                           checkpoint_every=max(steps, 1), progress=False)
 
 
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": "", "seed_center": [0.0, 0.0]}
+ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": "", "seed_center": [0.0, 0.0],
+                        "seed_data": "", "horizon_start": 2}
 """Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
@@ -214,6 +223,24 @@ class OnlineRun:
         atomic_write(self.root / "returns.csv", lambda f: f.write(data))
 
 
+def check_seed_data(config: OnlineConfig) -> None:
+    """Raise a ValueError naming what differs if ``config.seed_data`` cannot seed this loop (task, frame size,
+    episode length, too few episodes) or if options of collected seed episodes are set beside it; nothing to check
+    when it is empty."""
+    if not config.seed_data:
+        return
+    collecting = [name for name in ("seed_coast", "seed_beta") if getattr(config, name)] + (["seed_center"] if any(config.seed_center) else [])
+    if collecting:
+        raise ValueError(f"seed_data copies its seed episodes; {', '.join(collecting)} only apply to collected ones")
+    manifest = read_manifest(Path(config.seed_data))
+    expected = {"source": f"dmc:{config.task}", "image_size": 64, "steps": episode_steps(config)}
+    diff = [f"{k}: {manifest.get(k)!r} (collection) vs {v!r} (loop)" for k, v in expected.items() if manifest.get(k) != v]
+    if manifest.get("episodes", 0) < config.seed_episodes:
+        diff.append(f"episodes: {manifest.get('episodes', 0)} (collection) vs {config.seed_episodes} seed episodes (loop)")
+    if diff:
+        raise ValueError(f"seed_data {config.seed_data} does not fit this loop: " + "; ".join(diff))
+
+
 def _identity(config: OnlineConfig) -> dict:
     return {"source": f"dmc:{config.task}", "image_size": 64, "seed": config.seed, "steps": episode_steps(config), "policy": "online"}
 
@@ -238,18 +265,28 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     Episode i is seeded by ``episode_seed(seed, i)`` (environment, agent and exploration), so a resumed run
     collects the same episodes as an uninterrupted one given the same model.
     """
-    if config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1:
-        raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1")
+    if (config.seed_episodes < 1 or config.iterations < 0 or config.episodes_per_iteration < 1 or config.train_steps < 1
+            or config.initial_train_steps < 1):
+        raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1, "
+                         "initial_train_steps >= 1")
     seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"),
                                  check_center(config.seed_center, "seed_center"))
     check_random_actions(config.task, seed_actions, "seed_center")
     check_beta(config.exploration_beta, "exploration_beta")
+    check_seed_data(config)
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
     model: WorldModel | None = None
     agent: OnlineAgent | None = None
     try:
+        if config.seed_data and run.data_episodes < config.seed_episodes:
+            first = run.data_episodes
+            copied = load_episodes(Path(config.seed_data))[first:config.seed_episodes]
+            append_episodes(run.root / "data", copied, _identity(config))
+            for index, episode in enumerate(copied, start=first):
+                log(run.add("random", episode, index, float("nan"), 0, 0.0))
+            run.save()
         while run.data_episodes < config.seed_episodes:
             index = run.data_episodes
             start = time.perf_counter()
