@@ -32,6 +32,12 @@ class PlannerConfig:
     beta: float = 2.0
     """iCEM colored-noise exponent."""
 
+    @classmethod
+    def closed_loop(cls, name: Literal["cem", "mppi", "icem"]) -> PlannerConfig:
+        """``name`` at the budget of ``lawm demo`` and ``lawm mbrl``, which plan at every real step: population 150,
+        15 elites, 4 iterations (the class defaults are the benchmark's larger budget)."""
+        return cls(name, population=150, elites=15, iterations=4)
+
     def own_options(self) -> dict[str, float]:
         """The keyword options only the chosen planner takes (elites; temperature and noise_std; elites and beta)."""
         options = {"cem": {"elites": self.elites}, "mppi": {"temperature": self.temperature, "noise_std": self.noise_std},

@@ -221,3 +221,4 @@ def test_planner_config_builds_and_describes_its_planner(name, settings):
     assert config.describe() == f"{name} (population 40, horizon 6, 2 iterations, {settings})"
     with pytest.raises(ValueError, match="planner must be"):
         PlannerConfig("random").build(1)
+    assert PlannerConfig.closed_loop(name).describe().startswith(f"{name} (population 150, horizon 12, 4 iterations, ")

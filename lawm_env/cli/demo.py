@@ -27,7 +27,7 @@ class Config:
     """Agent steps per episode (0: the task's episode length)."""
     seed: int = 0
     """First episode seed (also seeds the planner)."""
-    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig("mppi", population=150, elites=15, iterations=4))
+    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig.closed_loop("mppi"))
     """Planner and budget (the demo's default budget keeps an episode to a few minutes on 2 CPU cores; MPPI
     plans better than CEM through the embedded default, see its model card)."""
     observer_gain: float = 1.0

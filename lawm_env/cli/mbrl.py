@@ -16,7 +16,7 @@ from planners.config import PlannerConfig
 class Config:
     online: OnlineConfig = field(default_factory=OnlineConfig)
     """The loop, the world model and the data."""
-    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig(population=150, elites=15, iterations=4))
+    planner: PlannerConfig = field(default_factory=lambda: PlannerConfig.closed_loop("cem"))
     """The MPC planner used to collect episodes."""
     observer_gain: float = 1.0
     """Weight of the encoding against the model's one-step prediction of the latent each plan starts from
