@@ -229,11 +229,12 @@ def check_seed_data(config: OnlineConfig) -> None:
     when it is empty."""
     if not config.seed_data:
         return
-    collecting = [name for name in ("seed_coast", "seed_beta") if getattr(config, name)] + (["seed_center"] if any(config.seed_center) else [])
+    collecting = [name for name, on in (("seed_coast", config.seed_coast), ("seed_beta", config.seed_beta),
+                                        ("seed_center", any(config.seed_center))) if on]
     if collecting:
         raise ValueError(f"seed_data copies its seed episodes; {', '.join(collecting)} only apply to collected ones")
     manifest = read_manifest(Path(config.seed_data))
-    expected = {"source": f"dmc:{config.task}", "image_size": 64, "steps": episode_steps(config)}
+    expected = {k: v for k, v in _identity(config).items() if k in ("source", "image_size", "steps")}  # not its seed or policy
     diff = [f"{k}: {manifest.get(k)!r} (collection) vs {v!r} (loop)" for k, v in expected.items() if manifest.get(k) != v]
     if manifest.get("episodes", 0) < config.seed_episodes:
         diff.append(f"episodes: {manifest.get('episodes', 0)} (collection) vs {config.seed_episodes} seed episodes (loop)")
