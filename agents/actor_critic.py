@@ -49,6 +49,8 @@ class ActorCriticConfig:
     """Smallest standard deviation of the actor's Gaussian (before tanh)."""
     max_std: float = 1.0
     """Largest standard deviation of the actor's Gaussian (before tanh)."""
+    mean_limit: float = 5.0
+    """Bound on the absolute mean of the actor's Gaussian (before tanh); ``math.inf``: unbounded."""
     starts: int = 256
     """Imagined trajectories per update (start states drawn from the replayed windows)."""
     return_decay: float = 0.99
@@ -72,7 +74,8 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.config, self.dt, self.angles = config, float(dt), angles
         features = 2 * latent_dim + angles
-        self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std)
+        self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std,
+                           config.mean_limit)
         self.critic = Critic(features, config.hidden, config.depth)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.normalizer = ReturnNormalizer(decay=config.return_decay)

@@ -31,17 +31,25 @@ class ActionSample(NamedTuple):
 
 
 class Actor(nn.Module):
-    """π(a|s) = tanh(N(μ(s), σ(s)²)) with σ in [min_std, max_std]."""
+    """π(a|s) = tanh(N(μ(s), σ(s)²)) with σ in [min_std, max_std] and μ = m·tanh(μ_raw/m) within ±``mean_limit`` m.
+
+    The bound keeps the pre-tanh mean finite: tanh's change of variables adds about 2|z| to log π for a
+    saturated sample z, so an unbounded mean lets a score-function gradient raise log π without limit by
+    pushing μ outwards. At m = 5, tanh(μ) reaches 1 - 1e-4, so every action in (-1, 1) stays reachable;
+    m = ``math.inf`` leaves μ unbounded."""
 
     def __init__(self, feature_dim: int, action_dim: int, hidden: int = 128, depth: int = 2,
-                 min_std: float = 0.1, max_std: float = 1.0) -> None:
+                 min_std: float = 0.1, max_std: float = 1.0, mean_limit: float = 5.0) -> None:
         super().__init__()
+        if not 0.0 < min_std <= max_std or mean_limit <= 0.0:
+            raise ValueError(f"need 0 < min_std <= max_std and mean_limit > 0, got {min_std}, {max_std}, {mean_limit}")
         self.net = mlp(feature_dim, 2 * action_dim, hidden, depth)
-        self.min_std, self.max_std = min_std, max_std
+        self.min_std, self.max_std, self.mean_limit = min_std, max_std, mean_limit
 
     def distribution(self, features: Tensor) -> tuple[Tensor, Tensor]:
-        """Mean and standard deviation of the Gaussian before the tanh."""
-        mean, raw_std = self.net(features).chunk(2, -1)
+        """Mean (within ±mean_limit) and standard deviation of the Gaussian before the tanh."""
+        raw_mean, raw_std = self.net(features).chunk(2, -1)
+        mean = raw_mean if math.isinf(self.mean_limit) else self.mean_limit * torch.tanh(raw_mean / self.mean_limit)
         return mean, self.min_std + (self.max_std - self.min_std) * torch.sigmoid(raw_std + 2.0)
 
     def sample(self, features: Tensor, generator: torch.Generator | None = None) -> ActionSample:

@@ -186,6 +186,28 @@ def tiny_batch() -> dict[str, Tensor]:
             "actions": torch.rand(2, 4, 1, generator=g) * 2 - 1, "rewards": torch.zeros(2, 4)}
 
 
+def test_actor_mean_is_bounded_and_log_probs_stay_finite():
+    """However far the network pushes μ, the Gaussian's mean stays within ±mean_limit, so a saturated sample
+    cannot raise log π without limit; mean_limit=inf gives the raw network output."""
+    torch.manual_seed(0)
+    bounded, unbounded = Actor(8, 1, hidden=16, mean_limit=5.0), Actor(8, 1, hidden=16, mean_limit=float("inf"))
+    unbounded.load_state_dict(bounded.state_dict())
+    with torch.no_grad():
+        for actor in (bounded, unbounded):
+            actor.net[-1].bias.copy_(torch.tensor([1e4, 0.0]))
+        features = torch.randn(64, 8)
+        mean, _ = bounded.distribution(features)
+        assert float(mean.abs().max()) <= 5.0 and float(mean.min()) > 4.99
+        assert float(unbounded.distribution(features)[0].min()) > 9e3
+        sample = bounded.sample(features, torch.Generator().manual_seed(0))
+        assert bool(torch.isfinite(sample.log_prob).all()) and float(sample.log_prob.max()) < 30
+        assert float(unbounded.sample(features, torch.Generator().manual_seed(0)).log_prob.min()) > 1e4
+    small = torch.tensor([[0.5, -0.3]])  # within the bound the mean is nearly the network's output
+    assert float((5.0 * torch.tanh(small / 5.0) - small).abs().max()) < 2e-3
+    with pytest.raises(ValueError, match="mean_limit"):
+        Actor(8, 1, mean_limit=0.0)
+
+
 @pytest.mark.parametrize("transition", ["lawm", "mlp"])
 def test_gradients_reach_the_actor_through_the_dynamics_only(transition):
     model = tiny_world_model(transition)
@@ -288,3 +310,12 @@ def test_actor_critic_loop_logs_real_and_imagined_returns_and_resumes_exactly(tm
     assert "imagined" in capsys.readouterr().out
     with pytest.raises(ValueError, match="other actor-critic options"):
         main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--agent.entropy", "0.1"])
+    # a run recorded before the actor's mean was bounded had it unbounded: resuming it asks for that explicitly
+    import json
+
+    from lawm_env.cli.actor_critic import AGENT_OPTIONS
+    options = tmp_path / "once" / AGENT_OPTIONS
+    options.write_text(json.dumps({k: v for k, v in json.loads(options.read_text()).items() if k != "mean_limit"}))
+    with pytest.raises(ValueError, match="mean_limit: inf"):
+        main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "2", *TINY_LOOP])
+    main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "2", *TINY_LOOP, "--agent.mean-limit", "inf"])
