@@ -150,7 +150,7 @@ def test_free_rotor_spins_uniformly_through_many_turns():
     thetas = []
     for _ in range(100):
         state, info = stepper.step(state)
-        thetas.append(float(state.q[0, 0]))
+        thetas.append(float(state.q[0, 0].detach()))
     assert np.allclose(np.diff(thetas), 3.0, atol=1e-9)  # 48 turns, no drift of the speed
 
 
@@ -170,7 +170,7 @@ def test_world_model_with_angles_is_periodic_end_to_end(transition):
     assert WorldModelConfig.from_dict({"action_dim": 1}).angles == 0  # checkpoints written before the option
     frames = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
     q = model.encode(frames)
-    assert q.shape == (2, 6, 4) and float(q[..., 0].abs().max()) <= math.pi
+    assert q.shape == (2, 6, 4) and float(q[..., 0].detach().abs().max()) <= math.pi
     turned = _shift(q, 2.0)
     torch.testing.assert_close(model.decode(turned), model.decode(q))
     u = torch.rand(2, 5, 1)
