@@ -41,7 +41,7 @@ class Actor(nn.Module):
     def __init__(self, feature_dim: int, action_dim: int, hidden: int = 128, depth: int = 2,
                  min_std: float = 0.1, max_std: float = 1.0, mean_limit: float = 5.0) -> None:
         super().__init__()
-        if not 0.0 < min_std <= max_std or mean_limit <= 0.0:
+        if not 0.0 < min_std <= max_std or not mean_limit > 0.0:  # also rejects NaN
             raise ValueError(f"need 0 < min_std <= max_std and mean_limit > 0, got {min_std}, {max_std}, {mean_limit}")
         self.net = mlp(feature_dim, 2 * action_dim, hidden, depth)
         self.min_std, self.max_std, self.mean_limit = min_std, max_std, mean_limit

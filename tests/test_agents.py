@@ -205,8 +205,9 @@ def test_actor_mean_is_bounded_and_log_probs_stay_finite():
         sample = bounded.sample(features, torch.Generator().manual_seed(0))
         assert bool(torch.isfinite(sample.log_prob).all()) and float(sample.log_prob.max()) < 30
         assert float(unbounded.sample(features, torch.Generator().manual_seed(0)).log_prob.min()) > 1e4
-    with pytest.raises(ValueError, match="mean_limit"):
-        Actor(8, 1, mean_limit=0.0)
+    for bad in (0.0, float("nan")):
+        with pytest.raises(ValueError, match="mean_limit"):
+            Actor(8, 1, mean_limit=bad)
 
 
 @pytest.mark.parametrize("transition", ["lawm", "mlp"])
