@@ -23,7 +23,7 @@ class LatentModel(Protocol):
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState: ...
 
-    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]: ...
+    def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]: ...
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor: ...
 
@@ -83,7 +83,8 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
     With ``dynamics_gradient`` the sampled actions enter the transition with their graph, so gradients of
     rewards and values reach the actor through the dynamics (through the implicit DEL gradients for LaWM);
     without it the transition sees detached actions. Freeze the model's parameters (``frozen``) to keep
-    its gradients out.
+    its gradients out. A trajectory's steps after its first failed one are not solved (``model.step``'s
+    ``active``): they are not valid, so nothing reads them.
     """
     dt, angles = float(model.config.dt), getattr(model.config, "angles", 0)
     state = start
@@ -92,12 +93,14 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
         sample = actor.sample(features[-1], generator) if explore else ActionSample(actor.mode(features[-1]), start.q.new_zeros(start.q.shape[0]))
         u = sample.action if dynamics_gradient else sample.action.detach()
         q = state.q
-        state, info = model.step(state, u)
+        alive = ok[-1] if ok else None
+        state, info = model.step(state, u, alive)
         rewards.append(model.reward(q, state.q, u))
         features.append(latent_features(state, dt, angles))
         actions.append(sample.action)
         log_probs.append(sample.log_prob)
-        ok.append(info.converged & torch.isfinite(features[-1]).all(-1) & torch.isfinite(rewards[-1]))
+        step_ok = info.converged & torch.isfinite(features[-1]).all(-1) & torch.isfinite(rewards[-1])
+        ok.append(step_ok if alive is None else alive & step_ok)
     valid = torch.stack(ok, 1).long().cumprod(1).to(features[0].dtype)
     return Trajectory(torch.stack(features, 1), torch.stack(actions, 1), torch.stack(log_probs, 1), torch.stack(rewards, 1), valid)
 

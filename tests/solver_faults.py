@@ -9,8 +9,8 @@ def fail_second_solve(monkeypatch, model, converged: list[bool]) -> None:
     """Make ``model.step`` report ``converged`` (one flag per batch row) on its second call from now."""
     original, calls = model.step, []
 
-    def step(state, u):
-        state, info = original(state, u)
+    def step(state, u, active=None):
+        state, info = original(state, u, active)
         calls.append(1)
         if len(calls) == 2:
             info = info._replace(converged=torch.tensor(converged))

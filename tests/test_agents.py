@@ -64,14 +64,16 @@ class Oscillator(nn.Module):
         self.stepper = DELStepper(lagrangian, lambda q0, q1, u: 0.5 * dt * gain * u, tol=1e-6, method="newton")
         self.fail_after: int | None = None
         self.steps = 0
+        self.solved: list[Tensor] = []
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         self.steps = 0
         return TransitionState(q_prev, q, self.stepper.start(q_prev, q, u_prev))
 
-    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
-        inner, info = self.stepper.step(state.inner, u)
+    def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
+        inner, info = self.stepper.step(state.inner, u, active)
         self.steps += 1
+        self.solved.append(torch.ones_like(info.converged) if active is None else active)
         if self.fail_after is not None and self.steps > self.fail_after:
             inner = inner._replace(q=inner.q + 10.0)
             info = info._replace(converged=torch.zeros_like(info.converged))
@@ -129,6 +131,8 @@ def test_failed_solves_are_cut_from_the_losses():
     start = oscillator_starts(8, 0)
     traj = imagine(failing, cut.actor, start, 10)
     assert traj.valid[:, :5].eq(1).all() and traj.valid[:, 5:].eq(0).all()
+    solved = torch.stack(failing.solved, 1)
+    assert solved[:, :6].all() and not solved[:, 6:].any()  # the failed step 6 was solved, the later ones not
     failing.steps = 0
     metrics = cut.learn(failing, start, torch.Generator().manual_seed(0))
     reference = short.learn(Oscillator(), start, torch.Generator().manual_seed(0))

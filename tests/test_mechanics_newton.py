@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lawm_env.mechanics import (
+    DELStepper,
     DiscreteForcing,
     MechanicalLagrangian,
     MidpointLagrangian,
@@ -204,6 +205,28 @@ def test_each_samples_solve_is_independent_of_the_rest_of_the_batch():
     assert torch.equal(info.converged, torch.cat([s[1].converged for s in single]))
     assert torch.equal(info.iterations, torch.cat([s[1].iterations for s in single]))
     torch.testing.assert_close(batch, torch.cat([s[0] for s in single]), rtol=0, atol=1e-8)
+
+
+def test_inactive_rows_are_not_solved_and_the_others_are_unchanged():
+    """Rows marked inactive take no iteration (nor the exact retry); the active rows, failures and retries
+    among them, get the solutions and verdicts of the step without a mask."""
+    torch.manual_seed(5)
+    dt = 0.1
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    stepper = DELStepper(lag, tol=1e-9, max_iter=6)
+    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
+    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
+    active = torch.arange(96) % 3 != 0
+    with torch.no_grad():
+        full, full_info = stepper.step(stepper.start(q0, q1))
+        part, part_info = stepper.step(stepper.start(q0, q1), active=active)
+    assert not full_info.converged[active].all() and (full_info.iterations[~active] > 0).all()
+    assert (part_info.iterations[~active] == 0).all()
+    assert torch.equal(part_info.converged[active], full_info.converged[active])
+    assert torch.equal(part_info.iterations[active], full_info.iterations[active])
+    torch.testing.assert_close(part.q[active], full.q[active], rtol=0, atol=1e-8)
+    with pytest.raises(ValueError, match="active"):
+        stepper.step(stepper.start(q0, q1), active=active[:5])
 
 
 def test_iteration_limits_cap_each_sample():

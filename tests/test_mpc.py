@@ -143,7 +143,7 @@ def test_mpc_observer_blends_the_models_prediction_with_the_encoding(model, gain
 def test_mpc_observer_ignores_failed_predictions_and_whole_turns(model, tiny_angle_checkpoint64, monkeypatch):
     frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(3)]
     agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5)
-    monkeypatch.setattr(model, "step", lambda state, u: (state, _failed(state.q.shape[0])))
+    monkeypatch.setattr(model, "step", lambda state, u, active=None: (state, _failed(state.q.shape[0])))
     starts, _ = _observed_starts(agent, frames)
     assert all(torch.equal(s, model.encode_frame(f)) for s, f in zip(starts, frames))
     monkeypatch.undo()

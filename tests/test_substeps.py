@@ -101,3 +101,16 @@ def test_substeps_in_the_world_model_config_losses_and_run_identity(tiny_pendulu
 def test_substeps_must_be_a_positive_integer(bad):
     with pytest.raises(ValueError, match="substeps must be a positive integer"):
         DELTransition(2, 1, 0.1, substeps=bad)
+
+
+def test_inactive_rows_are_skipped_in_every_substep():
+    """A row marked inactive takes no iteration in any substep; the others are those of the unmasked step."""
+    transition = _transition(3)
+    q_prev, q, u_prev, actions = _start()
+    active = torch.tensor([True, False, True, True])
+    with torch.no_grad():
+        full, full_info = transition.step(transition.start(q_prev, q, u_prev), actions[:, 0])
+        part, part_info = transition.step(transition.start(q_prev, q, u_prev), actions[:, 0], active)
+    assert full_info.iterations[1] > 0 and part_info.iterations[1] == 0
+    torch.testing.assert_close(part.q[active], full.q[active], rtol=0, atol=1e-10)
+    assert torch.equal(part_info.iterations[active], full_info.iterations[active])

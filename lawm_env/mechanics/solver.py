@@ -154,15 +154,24 @@ class DELStepper:
             k = k + 0.5 * terms.damping.detach()
         return BroydenInverse.of(k, part.d1.shape[0])
 
-    def step(self, state: DELState, u: Tensor | None = None) -> tuple[DELState, DELInfo]:
-        """Solve one forced DEL step under action ``u``; return the next state and the solver report."""
+    def step(self, state: DELState, u: Tensor | None = None, active: Tensor | None = None) -> tuple[DELState, DELInfo]:
+        """Solve one forced DEL step under action ``u``; return the next state and the solver report.
+
+        ``active`` (batch,) bool: rows set False take no Newton iteration (0 iterations); their next
+        configuration is the predictor's guess, reported converged only if its residual is within tolerance.
+        A rollout that discards everything after a row's first failed solve passes its surviving rows here,
+        so that it stops paying for the failed ones. The other rows are solved as without ``active``.
+        """
+        if active is not None and active.shape != state.q.shape[:1]:
+            raise ValueError(f"active must have shape ({state.q.shape[0]},), got {tuple(active.shape)}")
         tol = default_tolerance(state.q.dtype) if self.tol is None else self.tol
         if self.rtol:
             scale = state.momentum if state.momentum is not None else (state.q - state.q_prev) / self.lagrangian.dt
             tol = tol + self.rtol * torch.linalg.vector_norm(scale.detach(), dim=-1)
-        if self.explicit:
+        if self.explicit:  # one batched linear solve: nothing to save by skipping rows
             return self._explicit_step(state, u, tol)
-        return self._implicit_step(state, u, tol)
+        limits = None if active is None else torch.where(active.to(state.q.device), self.max_iter, 0)
+        return self._implicit_step(state, u, tol, limits)
 
     # --------------------------------------------------------------------------------- explicit path
     def _explicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor) -> tuple[DELState, DELInfo]:
@@ -198,13 +207,14 @@ class DELStepper:
         x0 = x_lin + state.newton_inverse.solve(r_hat)
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
-    def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor) -> NewtonResult:
+    def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor, limits: Tensor | None) -> NewtonResult:
         """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
         Jacobian (by forward differences, one batched residual evaluation) from their best iterate, each for
-        what remains of its own ``max_iter`` (none for a sample that used all; a rollout whose solve fails is
-        then cut short by its objective instead). A sample's outcome never depends on the rest of the batch."""
+        what remains of its own ``max_iter`` (or of its ``limits``; none for a sample that used all: a rollout
+        whose solve fails is then cut short by its objective instead). A sample's outcome never depends on the
+        rest of the batch."""
         rows = (~result.converged).nonzero().squeeze(-1)
-        budget = self.max_iter - result.iterations[rows]
+        budget = (self.max_iter if limits is None else limits[rows]) - result.iterations[rows]
         rows, budget = rows[budget > 0], budget[budget > 0]
         if rows.numel() == 0:
             return result
@@ -213,7 +223,8 @@ class DELStepper:
                               result.x[rows], tol=tol_rows, max_iter=int(budget.max()), limits=budget)
         return _retry_rows(result, rows, NewtonResult(retry.x, retry.residual_norm, retry.iterations, retry.converged, retry.payload[:2]))
 
-    def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor) -> tuple[DELState, DELInfo]:
+    def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor,
+                       limits: Tensor | None = None) -> tuple[DELState, DELInfo]:
         q, p = state.q, state.momentum
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
@@ -248,9 +259,9 @@ class DELStepper:
                 initial = (r0, (p_next0, part0.d1))
                 direction = lambda r, payload, index: inverse.solve(r, index)  # noqa: E731
             result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c,
-                                   secant=None if exact else inverse.update)
+                                   secant=None if exact else inverse.update, limits=limits)
             if not exact:
-                result = self._exact_retry(result, evaluate, newton_direction, tol)
+                result = self._exact_retry(result, evaluate, newton_direction, tol, limits)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         x_star = result.x
         error = torch.where(result.converged.unsqueeze(-1), x_star - prediction, torch.zeros_like(x_star))

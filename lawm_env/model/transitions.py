@@ -87,12 +87,14 @@ class DELTransition(nn.Module):
         that interval, at the pair's constant velocity (angles turn by less than π per step)."""
         return TransitionState(unwrap_near(q_prev, q, self.angles), q, self.stepper.start(self._fine(q, q_prev), q, u_prev))
 
-    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+    def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
         """One step of ``dt``: ``substeps`` DEL solves with ``u`` held. The report sums the Newton iterations,
-        keeps the largest residual, and counts the step converged only if every solve converged."""
-        inner, info = self.stepper.step(state.inner, u)
+        keeps the largest residual, and counts the step converged only if every solve converged. Rows of
+        ``active`` (batch,) set False are not solved (``DELStepper.step``); with ``active`` given, a row whose
+        solve fails is not solved again in the later substeps."""
+        inner, info = self.stepper.step(state.inner, u, active)
         for _ in range(self.substeps - 1):
-            inner, more = self.stepper.step(inner, u)
+            inner, more = self.stepper.step(inner, u, None if active is None else active & info.converged)
             info = DELInfo(info.iterations + more.iterations, torch.maximum(info.residual, more.residual), info.converged & more.converged)
         return TransitionState(state.q, inner.q, inner), info
 
@@ -132,7 +134,8 @@ class MLPTransition(nn.Module):
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         return TransitionState(unwrap_near(q_prev, q, self.angles), q)
 
-    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
+    def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
+        """q_{k+1} for every row (``active`` is accepted for a common signature: there is nothing to skip)."""
         features = [angle_features(state.q_prev, self.angles), angle_features(state.q, self.angles)]
         q_next = state.q + self.net(torch.cat([*features, u], -1))
         return TransitionState(state.q, q_next), _no_solver_info(q_next)

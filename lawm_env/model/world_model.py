@@ -133,9 +133,10 @@ class WorldModel(nn.Module):
         """Transition state of the pair (q_{k-1}, q_k) reached under action u_{k-1}."""
         return self.transition.start(q_prev, q, u_prev)
 
-    def step(self, state: TransitionState, u: Tensor) -> tuple[TransitionState, DELInfo]:
-        """One latent transition under action u_k (for LaWM: one forced DEL solve)."""
-        return self.transition.step(state, u)
+    def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
+        """One latent transition under action u_k (for LaWM: one forced DEL solve). Rows of ``active`` (batch,)
+        set False are not solved: their next state is a guess, for callers that discard it."""
+        return self.transition.step(state, u, active)
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""
