@@ -51,6 +51,10 @@ class ActorCriticConfig:
     """Largest standard deviation of the actor's Gaussian (before tanh)."""
     mean_limit: float = 5.0
     """Bound on the absolute mean of the actor's Gaussian (before tanh); ``math.inf``: unbounded."""
+    critic_norm: bool = True
+    """LayerNorm in the critic's hidden layers (see ``agents.networks.Critic``)."""
+    critic_symlog: bool = True
+    """The critic predicts and regresses symlog of the values (see ``agents.networks.Critic``)."""
     starts: int = 256
     """Imagined trajectories per update (start states drawn from the replayed windows)."""
     return_decay: float = 0.99
@@ -76,7 +80,7 @@ class ActorCritic(nn.Module):
         features = 2 * latent_dim + angles
         self.actor = Actor(features, action_dim, config.hidden, config.depth, config.min_std, config.max_std,
                            config.mean_limit)
-        self.critic = Critic(features, config.hidden, config.depth)
+        self.critic = Critic(features, config.hidden, config.depth, config.critic_norm, config.critic_symlog)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.normalizer = ReturnNormalizer(decay=config.return_decay)
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
@@ -118,7 +122,7 @@ class ActorCritic(nn.Module):
             advantage = ((returns - values[:, :-1]) / scale).detach()
             objective = traj.log_probs * advantage
         actor_loss = -masked_mean(objective - cfg.entropy * traj.log_probs, valid)
-        critic_loss = masked_mean(0.5 * (self.critic(traj.features[:, :-1].detach()) - returns.detach()).square(), valid)
+        critic_loss = masked_mean(self.critic.loss(traj.features[:, :-1].detach(), returns), valid)
         actor_norm = self._step(self._optimizers["actor"], self.actor, actor_loss)
         critic_norm = self._step(self._optimizers["critic"], self.critic, critic_loss)
         ema_update(self.target, self.critic, cfg.target_rate)

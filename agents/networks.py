@@ -66,15 +66,38 @@ class Actor(nn.Module):
         return torch.tanh(self.distribution(features)[0])
 
 
-class Critic(nn.Module):
-    """V(s): a scalar per latent state."""
+def symlog(x: Tensor) -> Tensor:
+    """sign(x)·log(1 + |x|): the identity near 0, logarithmic for large |x|."""
+    return torch.sign(x) * torch.log1p(x.abs())
 
-    def __init__(self, feature_dim: int, hidden: int = 128, depth: int = 2) -> None:
+
+def symexp(y: Tensor) -> Tensor:
+    """The inverse of ``symlog``: sign(y)·(exp|y| - 1)."""
+    return torch.sign(y) * torch.expm1(y.abs())
+
+
+class Critic(nn.Module):
+    """V(s): a scalar per latent state.
+
+    With ``norm``, LayerNorm in the hidden layers bounds the network's output over all inputs by its weights:
+    imagined states far outside the data, where a plain MLP extrapolates linearly, cannot then pass ever
+    larger values back through the bootstrap. With ``symlog`` the network predicts symlog(V) and regresses
+    symlog of the targets, so returns of any size are a target of order 1 (which the bounded network reaches
+    without large weights) and V = symexp(output)."""
+
+    def __init__(self, feature_dim: int, hidden: int = 128, depth: int = 2, norm: bool = True, symlog: bool = True) -> None:
         super().__init__()
-        self.net = mlp(feature_dim, 1, hidden, depth)
+        self.net = mlp(feature_dim, 1, hidden, depth, norm=norm)
+        self.symlog = symlog
 
     def forward(self, features: Tensor) -> Tensor:
-        return self.net(features).squeeze(-1)
+        out = self.net(features).squeeze(-1)
+        return symexp(out) if self.symlog else out
+
+    def loss(self, features: Tensor, targets: Tensor) -> Tensor:
+        """½(output - target)² per state, in symlog space with ``symlog``; ``targets`` are not differentiated."""
+        targets = targets.detach()
+        return 0.5 * (self.net(features).squeeze(-1) - (symlog(targets) if self.symlog else targets)).square()
 
 
 @torch.no_grad()

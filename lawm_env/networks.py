@@ -7,18 +7,21 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation: type[nn.Module] = nn.SiLU) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation: type[nn.Module] = nn.SiLU,
+        norm: bool = False) -> nn.Sequential:
     """A multilayer perceptron with ``depth`` hidden layers of width ``hidden`` and a linear output.
 
     The default activation (SiLU) is smooth, so Lagrangians built from it have the second derivatives
-    that Newton's method and the implicit gradients need.
+    that Newton's method and the implicit gradients need. ``norm`` puts a LayerNorm before each activation:
+    the output is then bounded by the last layers' weights alone, whatever the input, so the network cannot
+    grow without bound away from its data.
     """
     if depth < 0 or hidden < 1 or in_dim < 1 or out_dim < 1:
         raise ValueError(f"mlp needs positive sizes and depth >= 0, got in={in_dim} out={out_dim} hidden={hidden} depth={depth}")
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(depth):
-        layers += [nn.Linear(width, hidden), activation()]
+        layers += [nn.Linear(width, hidden), *([nn.LayerNorm(hidden)] if norm else []), activation()]
         width = hidden
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)

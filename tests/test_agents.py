@@ -3,6 +3,7 @@ masking of failed solves, learning on a small latent task, and the agent acting 
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from agents import ActorCritic, ActorCriticAgent, ActorCriticConfig, ReturnNormalizer, frozen, imagine, lambda_returns, start_states
-from agents.networks import Actor
+from agents.networks import Actor, Critic, symexp, symlog
 from lawm_env.mechanics import DELInfo, DELStepper, SeparableLagrangian
 from lawm_env.model import TransitionState, WorldModel, WorldModelConfig
 
@@ -158,7 +159,7 @@ def test_terminal_failures_take_the_value_beyond_a_failed_solve():
         last = learner.target.net[-1]
         with torch.no_grad():
             last.weight.zero_()
-            last.bias.fill_(5.0)
+            last.bias.fill_(float(symlog(torch.tensor(5.0))))  # the critic predicts symlog V
         imagined[mode] = learner.learn(failing, start, torch.Generator().manual_seed(0))["imagined_return"]
     cfg = ActorCriticConfig()
     # R_0 reaches V(s_5) through four λ-weighted steps and the (1 - λ_4 = 1) bootstrap of R_4: γ^5 λ^4 · 5
@@ -212,6 +213,47 @@ def test_actor_mean_is_bounded_and_log_probs_stay_finite():
     for bad in (0.0, float("nan")):
         with pytest.raises(ValueError, match="mean_limit"):
             Actor(8, 1, mean_limit=bad)
+
+
+def test_normalized_critic_is_bounded_far_from_its_data():
+    """Scaling the input from 10³ to 10⁶ moves the LayerNorm critic's value by almost nothing, while the plain
+    MLP critic's value grows with the input, as its last linear pieces extrapolate."""
+    torch.manual_seed(0)
+    features = torch.randn(64, 8)
+    with torch.no_grad():
+        for norm in (True, False):
+            critic = Critic(8, hidden=16, norm=norm, symlog=False)
+            near, far = critic(1e3 * features), critic(1e6 * features)
+            if norm:
+                torch.testing.assert_close(far, near, atol=1e-3, rtol=0)
+            else:
+                assert float(far.abs().mean()) > 100 * float(near.abs().mean())
+
+
+def test_symlog_critic_regresses_values_of_any_scale():
+    """symexp inverts symlog; a symlog critic's loss is the squared error of symlog values, and 300 Adam steps
+    fit targets spread from 1 to 800 to within 10% of each (the same steps leave the plain critic at the
+    far end off by more than that)."""
+    x = torch.tensor([-800.0, -1.0, 0.0, 0.3, 5.0, 800.0])
+    torch.testing.assert_close(symexp(symlog(x)), x)
+    torch.testing.assert_close(symlog(torch.tensor([0.0, math.e - 1])), torch.tensor([0.0, 1.0]))
+    features = torch.eye(8)
+    targets = torch.tensor([1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 600.0, 800.0])
+    errors = {}
+    for use_symlog in (True, False):
+        torch.manual_seed(0)
+        critic = Critic(8, hidden=32, symlog=use_symlog)
+        with torch.no_grad():
+            expected = 0.5 * (critic.net(features).squeeze(-1) - (symlog(targets) if use_symlog else targets)).square()
+        torch.testing.assert_close(critic.loss(features, targets), expected)
+        optimizer = torch.optim.Adam(critic.parameters(), lr=1e-2)
+        for _ in range(300):
+            optimizer.zero_grad()
+            critic.loss(features, targets).mean().backward()
+            optimizer.step()
+        with torch.no_grad():
+            errors[use_symlog] = float(((critic(features) - targets).abs() / targets).max())
+    assert errors[True] < 0.1 < errors[False], errors
 
 
 @pytest.mark.parametrize("transition", ["lawm", "mlp"])
@@ -316,12 +358,18 @@ def test_actor_critic_loop_logs_real_and_imagined_returns_and_resumes_exactly(tm
     assert "imagined" in capsys.readouterr().out
     with pytest.raises(ValueError, match="other actor-critic options"):
         main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--agent.entropy", "0.1"])
-    # a run recorded before the actor's mean was bounded had it unbounded: resuming it asks for that explicitly
+    # a run recorded before the actor's mean was bounded and the critic normalized had neither: resuming it asks
+    # for that explicitly, and then restores its plain critic
     import json
 
     from lawm_env.cli.actor_critic import AGENT_OPTIONS
-    options = tmp_path / "once" / AGENT_OPTIONS
-    options.write_text(json.dumps({k: v for k, v in json.loads(options.read_text()).items() if k != "mean_limit"}))
-    with pytest.raises(ValueError, match="mean_limit: inf"):
-        main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "2", *TINY_LOOP])
-    main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "2", *TINY_LOOP, "--agent.mean-limit", "inf"])
+    old_run = ["--online.out", str(tmp_path / "old"), *TINY_LOOP, "--agent.mean-limit", "inf", "--agent.no-critic-norm",
+               "--agent.no-critic-symlog"]
+    main(["actor-critic", "--online.iterations", "1", *old_run])
+    options = tmp_path / "old" / AGENT_OPTIONS
+    options.write_text(json.dumps({k: v for k, v in json.loads(options.read_text()).items() if k not in ("mean_limit", "critic_norm", "critic_symlog")}))
+    with pytest.raises(ValueError, match="mean_limit: inf") as error:
+        main(["actor-critic", "--online.out", str(tmp_path / "old"), "--online.iterations", "2", *TINY_LOOP])
+    assert "critic_norm: False" in str(error.value) and "critic_symlog: False" in str(error.value)
+    main(["actor-critic", "--online.iterations", "2", *old_run])
+    assert [r["env_steps"] for r in rows("old", "returns.csv")] == ["6", "12", "18"]

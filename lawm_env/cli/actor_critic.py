@@ -34,9 +34,10 @@ def run(config: Config) -> None:
         torch.set_num_threads(config.online.threads)
     out = Path(config.online.out)
     resume_step = OnlineRun(config.online).env_steps  # also checks the loop's options against the run's
-    # runs recorded before the failure and mean_limit options existed bootstrapped at failed solves and had an
-    # unbounded actor mean
-    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options", added={"failure": "bootstrap", "mean_limit": math.inf})
+    # runs recorded before the failure, mean_limit and critic options existed bootstrapped at failed solves,
+    # had an unbounded actor mean and a plain MLP critic of the values themselves
+    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options",
+                added={"failure": "bootstrap", "mean_limit": math.inf, "critic_norm": False, "critic_symlog": False})
     metrics = MetricsLog(out / "actor_critic", resume_step=resume_step)
     agents: list[ActorCriticAgent] = []
 
