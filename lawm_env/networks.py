@@ -13,8 +13,8 @@ def mlp(in_dim: int, out_dim: int, hidden: int = 128, depth: int = 2, activation
 
     The default activation (SiLU) is smooth, so Lagrangians built from it have the second derivatives
     that Newton's method and the implicit gradients need. ``norm`` puts a LayerNorm before each activation:
-    the output is then bounded by the last layers' weights alone, whatever the input, so the network cannot
-    grow without bound away from its data.
+    with ``depth`` ≥ 1 the output is then bounded by the last layers' weights alone, whatever the input, so the
+    network cannot grow without bound away from its data.
     """
     if depth < 0 or hidden < 1 or in_dim < 1 or out_dim < 1:
         raise ValueError(f"mlp needs positive sizes and depth >= 0, got in={in_dim} out={out_dim} hidden={hidden} depth={depth}")
