@@ -69,8 +69,9 @@ def damped_newton(
     ``tol`` is one tolerance or one per sample. ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
     is not finite restart from ``fallback`` (same shape) when given. ``secant(rows, s, y)`` is told each
     accepted step s = Δx and its residual change y = Δr, so that quasi-Newton directions can update.
-    ``limits`` (batch,) caps each sample's iterations below ``max_iter``, so that every sample's outcome
-    depends on its own system only, never on the rest of the batch.
+    ``limits`` (batch,) caps each sample's iterations below ``max_iter``, so that every sample's iteration budget
+    depends on its own system only, never on the rest of the batch (the values themselves agree across
+    batchings to round-off: kernels may round differently for different batch sizes).
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")

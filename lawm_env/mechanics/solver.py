@@ -211,8 +211,9 @@ class DELStepper:
         """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
         Jacobian (by forward differences, one batched residual evaluation) from their best iterate, each for
         what remains of its own ``max_iter`` (or of its ``limits``; none for a sample that used all: a rollout
-        whose solve fails is then cut short by its objective instead). A sample's outcome never depends on the
-        rest of the batch."""
+        whose solve fails is then cut short by its objective instead). Which samples are retried, and for how long,
+        follows from each sample's own iterations, never from the rest of the batch; the arithmetic itself may
+        round differently for different batch sizes, so results agree across batchings to round-off only."""
         rows = (~result.converged).nonzero().squeeze(-1)
         budget = (self.max_iter if limits is None else limits[rows]) - result.iterations[rows]
         rows, budget = rows[budget > 0], budget[budget > 0]
