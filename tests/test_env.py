@@ -106,7 +106,10 @@ def test_vector_env_equals_single_envs(tiny_checkpoint, obs_type):
     actions = rng.uniform(-1, 1, size=(steps, n, 1)).astype(np.float32)
     obs_v, _ = venv.reset(seed=10)
     obs_s = np.stack([env.reset(seed=10 + i)[0] for i, env in enumerate(singles)])
-    tol = 1 if obs_type == "pixels" else 1e-5
+    # Batched and single solves stop at different iterates within the DEL tolerance (residual 1e-4): their
+    # solutions agree to about that (q moves by ~h·M⁻¹·1e-4, the velocity features (q_k - q_{k-1})/h by ~M⁻¹·1e-4),
+    # not bitwise; decoded pixels may round to a neighbouring uint8 value.
+    tol = 1 if obs_type == "pixels" else 1e-4
     assert np.abs(obs_v.astype(float) - obs_s.astype(float)).max() <= tol
     needs_reset = np.zeros(n, dtype=bool)
     for t in range(steps):

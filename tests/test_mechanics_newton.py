@@ -71,24 +71,22 @@ def test_non_finite_start_falls_back_and_non_convergence_is_flagged_not_nan():
 def test_damped_newton_on_a_known_root_and_iteration_limit():
     target = torch.tensor([[1.0, -2.0], [0.5, 3.0]], dtype=torch.float64)
 
-    def evaluate(x, index):
+    def evaluate(x, index):  # the payload's last entry is the Jacobian: Newton directions
         t = target if index is None else target[index]
         return x**3 - t**3, (torch.diag_embed(3 * x**2),)
 
-    def direction(r, payload, index):
-        return torch.linalg.solve(payload[0], -r)
-
     x0 = torch.full_like(target, 4.0)
-    result = damped_newton(evaluate, direction, x0, tol=1e-12, max_iter=50)
+    result = damped_newton(evaluate, x0, tol=1e-12, max_iter=50)
     assert result.converged.all() and torch.allclose(result.x, target, atol=1e-10)
-    limited = damped_newton(evaluate, direction, x0, tol=1e-12, max_iter=2)
+    limited = damped_newton(evaluate, x0, tol=1e-12, max_iter=2)
     assert (limited.iterations == 2).all() and not limited.converged.any()
     assert (limited.residual_norm < torch.linalg.vector_norm(x0**3 - target**3, dim=-1)).all()
 
 
 def test_non_finite_directions_for_every_sample_stall_without_an_empty_evaluation():
-    """A singular Newton matrix for the whole batch: the samples stall (not converged), and the residual is
-    never evaluated on an empty batch (which a forward-difference Jacobian cannot reshape)."""
+    """A singular Newton matrix for the whole batch: the samples stall (not converged) at once, and with
+    ``early_exit`` the residual is never evaluated on an empty batch (which a forward-difference Jacobian cannot
+    reshape)."""
     from lawm_env.mechanics.autodiff import forward_difference_jacobian
 
     calls = []
@@ -99,8 +97,9 @@ def test_non_finite_directions_for_every_sample_stall_without_an_empty_evaluatio
         return x**2 - 4.0, (jac,)
 
     x0 = torch.zeros(3, 2, dtype=torch.float64)
-    result = damped_newton(evaluate, lambda r, payload, index: torch.linalg.solve_ex(payload[0], -r)[0], x0, tol=1e-10, max_iter=5)
+    result = damped_newton(evaluate, x0, tol=1e-10, max_iter=5, early_exit=True)
     assert not result.converged.any() and torch.equal(result.x, x0) and 0 not in calls
+    assert (result.iterations == 1).all() and len(calls) == 2  # the start, then one stalled iteration
     assert forward_difference_jacobian(lambda y, n: y**2, torch.zeros(0, 2), torch.zeros(0, 2)).shape == (0, 2, 2)
 
 
@@ -121,7 +120,7 @@ def test_large_velocities_converge_to_the_exact_newton_solution():
 
 
 def test_broyden_update_meets_the_secant_condition_and_beats_the_chord_iteration():
-    from lawm_env.mechanics.linalg import BroydenInverse
+    from lawm_env.mechanics.linalg import batched_matvec, broyden_update, spd_inverse
 
     torch.manual_seed(6)
     batch, dim = 64, 5
@@ -136,24 +135,21 @@ def test_broyden_update_meets_the_secant_condition_and_beats_the_chord_iteration
 
     iterations = {}
     for name in ("chord", "broyden"):
-        inverse = BroydenInverse.of(a, batch)
-        result = damped_newton(evaluate, lambda r, payload, index: inverse.solve(r, index), torch.zeros_like(target),
-                               tol=1e-10, max_iter=60, secant=inverse.update if name == "broyden" else None)
+        result = damped_newton(evaluate, torch.zeros_like(target), tol=1e-10, max_iter=60, inverse=spd_inverse(a),
+                               broyden=name == "broyden")
         assert result.converged.all() and torch.allclose(result.x, target, atol=1e-8)
         iterations[name] = result.iterations.float().mean().item()
     assert iterations["broyden"] < 0.7 * iterations["chord"], iterations
 
-    inverse = BroydenInverse.of(a, batch)
-    rows = torch.tensor([1, 5, 9])
-    step, change = torch.randn(3, dim, dtype=torch.float64), torch.randn(3, dim, dtype=torch.float64)
-    before = inverse.inverse.clone()
-    inverse.update(rows, step, change)
-    assert torch.allclose(inverse.solve(change, rows), -step, atol=1e-10)  # H·y = -s: K ≈ -J
-    untouched = torch.ones(batch, dtype=torch.bool)
-    untouched[rows] = False
-    assert torch.equal(inverse.inverse[untouched], before[untouched])
-    inverse.update(rows[:1], torch.zeros(1, dim, dtype=torch.float64), change[:1])  # degenerate step: skipped
-    assert torch.isfinite(inverse.inverse).all()
+    inverse = spd_inverse(a)
+    rows = torch.zeros(batch, dtype=torch.bool)
+    rows[[1, 5, 9]] = True
+    step, change = torch.randn(batch, dim, dtype=torch.float64), torch.randn(batch, dim, dtype=torch.float64)
+    updated = broyden_update(inverse, step, change, rows)
+    assert torch.allclose(batched_matvec(updated, change)[rows], -step[rows], atol=1e-10)  # H·y = -s: K ≈ -J
+    assert torch.equal(updated[~rows], inverse[~rows])
+    degenerate = broyden_update(inverse, torch.zeros_like(step), change, rows)  # a zero step: skipped
+    assert torch.equal(degenerate, inverse)
 
 
 def test_rollout_carries_momentum_like_repeated_single_steps():
@@ -233,11 +229,36 @@ def test_iteration_limits_cap_each_sample():
     def evaluate(x, index):
         return x - 1.0, ()
 
-    slow = lambda r, payload, index: -0.5 * r  # noqa: E731  halves the error each iteration
+    slow = torch.full((3, 1, 1), -0.5, dtype=torch.float64)  # δ = -r/2 halves the error each iteration
     x0 = torch.zeros(3, 1, dtype=torch.float64)
     limits = torch.tensor([0, 2, 9])
-    result = damped_newton(evaluate, slow, x0, tol=1e-30, max_iter=5, limits=limits)
+    result = damped_newton(evaluate, x0, tol=1e-30, max_iter=5, limits=limits, inverse=slow, broyden=False)
     assert result.iterations.tolist() == [0, 2, 5] and not result.converged.any()
     torch.testing.assert_close(result.x[:, 0], torch.tensor([0.0, 0.75, 1 - 0.5**5], dtype=torch.float64))
     with pytest.raises(ValueError, match="limits"):
-        damped_newton(evaluate, slow, x0, tol=1e-9, max_iter=5, limits=torch.tensor([1, 2]))
+        damped_newton(evaluate, x0, tol=1e-9, max_iter=5, limits=torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("batch", [1, 7, 64])
+def test_early_exit_and_compaction_change_no_result(batch):
+    """An eager solve that stops once every row is frozen, and carries on with the unfinished rows alone, returns
+    what the static solve of the full budget returns (float64: round-off of different batch sizes is far below
+    the tolerance)."""
+    torch.manual_seed(7)
+    dt = 0.1
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    q0 = torch.randn(batch, 4, dtype=torch.float64) * 2
+    q1 = q0 + dt * 8 * torch.randn(batch, 4, dtype=torch.float64)
+    stepper = DELStepper(lag, tol=1e-9, max_iter=12)
+    state = stepper.start(q0, q1)
+    with torch.no_grad():
+        x0 = 2 * q1 - q0
+        evaluate = stepper._evaluator(q1, state.momentum, None, "none")
+        runs = [damped_newton(evaluate, x0, tol=1e-9, max_iter=12, inverse=state.newton_inverse, fallback=q1, early_exit=flag)
+                for flag in (False, True)]
+    static, eager = runs
+    assert torch.equal(static.iterations, eager.iterations) and torch.equal(static.converged, eager.converged)
+    torch.testing.assert_close(static.x, eager.x, rtol=0, atol=1e-12)
+    assert static.converged.float().mean() > 0.5
+    if batch > 1:  # rows finish at different iterations: the eager solve compacted the batch
+        assert int(static.iterations.max()) > int(static.iterations.min())

@@ -1,11 +1,21 @@
-"""Batched damped Newton with per-sample backtracking (Armijo) line search on ½‖r‖².
+"""Batched quasi-Newton with per-row step lengths, as static-shape tensor code.
 
-The solver knows nothing about mechanics. ``evaluate(x, index)`` returns the residual at ``x`` for the
-samples ``index`` of the batch (None: all) and a tuple of per-sample payload tensors that are kept in step
-with the accepted iterates (the DEL solver keeps there the partial derivatives it needs afterwards, or the
-exact Jacobian). ``direction(r, payload, index)`` returns the step δ with J·δ ≈ -r for those samples, from an
-exact Jacobian or a structured approximation. Samples converge, stall or run out of iterations
-independently; only unfinished samples are evaluated again.
+The solver knows nothing about mechanics. ``evaluate(x, rows)`` returns the residual r(x) of the rows ``rows``
+of the batch (None: every row, in order) and a tuple of per-row payload tensors that are kept in step with the
+accepted iterates (the DEL solver keeps there the partial derivatives it needs afterwards, or the Jacobian).
+
+Every iteration runs the same arithmetic on every row: one direction, one trial point, one residual
+evaluation. A row that has converged, stalled or used its budget is frozen by ``torch.where``; nothing selects
+rows, reads a value on the host or branches on data, so an iteration (and a loop of them) traces into one graph
+with static shapes. Step lengths replace a nested backtracking loop: each row carries its own α. A trial
+x + α·δ that decreases ½‖r‖² enough (Armijo) is accepted and α doubles (up to 1); otherwise the row keeps its
+iterate and tries α/2 at the next iteration. A row whose α falls below ``min_step``, or whose direction is not
+finite, stalls. With an approximate inverse Newton matrix, every finite trial (accepted or not) refines it by
+Broyden's update, so a rejected step still teaches the iteration the Jacobian's missing terms.
+
+Eagerly on the CPU, where reading a flag costs no device synchronization, ``early_exit`` stops the loop once
+every row is frozen and carries on with the unfinished rows alone once they are few: neither changes a row's
+result (frozen rows are never touched; the remaining rows run the same arithmetic), it only skips work.
 """
 
 from __future__ import annotations
@@ -15,114 +25,189 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
+from lawm_env.mechanics.linalg import batched_matvec, broyden_update
+
 Evaluation = tuple[Tensor, tuple[Tensor, ...]]
 EvaluateFn = Callable[[Tensor, "Tensor | None"], Evaluation]
-DirectionFn = Callable[[Tensor, tuple[Tensor, ...], Tensor], Tensor]
-SecantFn = Callable[[Tensor, Tensor, Tensor], None]
+
+COMPACT_FRACTION = 0.5
+"""With ``early_exit``, the iteration continues on the unfinished rows alone once they are at most this share."""
 
 
 class NewtonResult(NamedTuple):
     """Outcome of a batched solve; every field has the batch as its first dimension."""
 
     x: Tensor
-    """Final iterate, the one with the smallest residual seen (always finite when x0 is)."""
+    """Final iterate, the one with the smallest residual seen (always finite when x0 or the fallback is)."""
     residual_norm: Tensor
-    """‖r(x)‖₂ per sample (inf where the residual could not be evaluated finitely)."""
+    """‖r(x)‖₂ per row (inf where the residual could not be evaluated finitely)."""
     iterations: Tensor
-    """Newton iterations taken per sample (int64)."""
+    """Trial points evaluated per row (int64): each iteration, accepted or not, costs one evaluation."""
     converged: Tensor
-    """‖r(x)‖₂ ≤ tol per sample."""
+    """‖r(x)‖₂ ≤ tol per row."""
     payload: tuple[Tensor, ...]
     """The evaluation payload at the final iterate."""
+    inverse: Tensor | None = None
+    """The approximate inverse Newton matrix after its secant updates (None without ``inverse``)."""
+
+
+class _Iterate(NamedTuple):
+    """Per-row state of the iteration (batch first in every field)."""
+
+    x: Tensor
+    r: Tensor
+    norm: Tensor
+    payload: tuple[Tensor, ...]
+    inverse: Tensor | None
+    step: Tensor
+    stalled: Tensor
+    iterations: Tensor
+    budget: Tensor
+    tol: Tensor
+    fallback: Tensor | None
+
+    def active(self) -> Tensor:
+        return (self.norm > self.tol) & ~self.stalled & (self.iterations < self.budget)
+
+    def take(self, index: Tensor) -> "_Iterate":
+        return _Iterate(*(_map(lambda t: t[index], field) for field in self))
+
+    def put(self, index: Tensor, part: "_Iterate") -> "_Iterate":
+        def put_one(whole: Tensor, rows: Tensor) -> Tensor:
+            out = whole.clone()
+            out[index] = rows
+            return out
+        return _Iterate(*(_map2(put_one, a, b) for a, b in zip(self, part)))
+
+
+def _map(fn, field):
+    if field is None:
+        return None
+    if isinstance(field, tuple):
+        return tuple(fn(t) for t in field)
+    return fn(field)
+
+
+def _map2(fn, a, b):
+    if a is None:
+        return None
+    if isinstance(a, tuple):
+        return tuple(fn(s, t) for s, t in zip(a, b))
+    return fn(a, b)
 
 
 def finite_norm(r: Tensor) -> Tensor:
-    """Per-sample 2-norm with non-finite values mapped to +inf."""
+    """Per-row 2-norm with non-finite values mapped to +inf."""
     n = torch.linalg.vector_norm(r, dim=-1)
     return torch.where(torch.isfinite(n), n, torch.full_like(n, float("inf")))
 
 
-def _assign(dst: tuple[Tensor, ...], index: Tensor, src: tuple[Tensor, ...]) -> None:
-    for d, s in zip(dst, src):
-        d[index] = s
+def _rows(mask: Tensor, like: Tensor) -> Tensor:
+    """``mask`` (batch,) shaped to broadcast against ``like`` (batch, ...)."""
+    return mask.view(-1, *([1] * (like.dim() - 1)))
+
+
+def _iteration(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, broyden: bool, armijo: float,
+               min_step: float) -> _Iterate:
+    """One iteration on every row of ``it``: a trial point per row, one evaluation, frozen rows untouched."""
+    active = it.active()
+    x, r, norm, step = it.x, it.r, it.norm, it.step
+    if it.inverse is not None:
+        delta = batched_matvec(it.inverse, r)
+    else:
+        delta = torch.linalg.solve_ex(it.payload[-1], -r)[0]
+    usable = torch.isfinite(delta).all(-1)
+    trial = torch.where(_rows(usable, x), x + step.unsqueeze(-1) * delta, x)
+    restart = torch.isinf(norm)
+    if it.fallback is not None:  # a row whose residual is not finite tries the fallback point next
+        trial = torch.where(_rows(restart, x), it.fallback, trial)
+        usable = usable | restart
+    r_t, payload_t = evaluate(trial, rows)
+    norm_t = finite_norm(r_t)
+    finite = active & usable & torch.isfinite(norm_t)
+    accept = finite & (norm_t.square() <= (1.0 - 2.0 * armijo * step) * norm.square())
+    inverse = it.inverse
+    if inverse is not None and broyden:
+        inverse = broyden_update(inverse, trial - x, r_t - r, finite & ~restart)
+    rejected = active & ~accept
+    step = torch.where(accept, (2.0 * step).clamp(max=1.0), torch.where(rejected, 0.5 * step, step))
+    return _Iterate(
+        torch.where(_rows(accept, x), trial, x),
+        torch.where(_rows(accept, r), r_t, r),
+        torch.where(accept, norm_t, norm),
+        tuple(torch.where(_rows(accept, p), p_t, p) for p, p_t in zip(it.payload, payload_t)),
+        inverse,
+        step,
+        it.stalled | (rejected & (~usable | restart | (step < min_step))),
+        it.iterations + active.long(),
+        it.budget,
+        it.tol,
+        it.fallback,
+    )
+
+
+def _loop(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, iterations: int, early_exit: bool,
+          **options) -> _Iterate:
+    for k in range(iterations):
+        if early_exit:
+            active = it.active()
+            count = int(active.sum())
+            if count == 0:
+                break
+            if count <= COMPACT_FRACTION * active.shape[0]:
+                index = active.nonzero().squeeze(-1)
+                part = _loop(it.take(index), evaluate, index if rows is None else rows[index], iterations - k, True, **options)
+                return it.put(index, part)
+        it = _iteration(it, evaluate, rows, **options)
+    return it
 
 
 def damped_newton(
     evaluate: EvaluateFn,
-    direction: DirectionFn,
     x0: Tensor,
     *,
     tol: float | Tensor,
     max_iter: int,
+    inverse: Tensor | None = None,
+    broyden: bool = True,
     initial: Evaluation | None = None,
     fallback: Tensor | None = None,
-    max_backtracks: int = 8,
-    armijo: float = 1e-4,
-    secant: SecantFn | None = None,
     limits: Tensor | None = None,
+    armijo: float = 1e-4,
+    min_step: float = 2.0**-8,
+    early_exit: bool = False,
 ) -> NewtonResult:
     """Solve r(x) = 0 for a batch of independent systems, starting from ``x0`` of shape (batch, dim).
 
-    Each iteration takes δ = direction(r) for the unfinished samples and backtracks α ∈ {1, ½, ¼, …} until
-    ‖r(x + αδ)‖² ≤ (1 - 2·armijo·α)‖r(x)‖². A sample whose line search fails stops (flagged not converged)
-    and keeps its best iterate; non-finite trial points are rejected, so NaN/Inf never replace an iterate.
-    ``tol`` is one tolerance or one per sample. ``initial`` is the evaluation at ``x0`` when the caller already has it. Samples whose residual at ``x0``
-    is not finite restart from ``fallback`` (same shape) when given. ``secant(rows, s, y)`` is told each
-    accepted step s = Δx and its residual change y = Δr, so that quasi-Newton directions can update.
-    ``limits`` (batch,) caps each sample's iterations below ``max_iter``, so that every sample's iteration budget
-    depends on its own system only, never on the rest of the batch (the values themselves agree across
-    batchings to round-off: kernels may round differently for different batch sizes).
+    Directions: δ = H·r with ``inverse`` H ≈ -J⁻¹ per row (batch, dim, dim), refined by Broyden's update unless
+    ``broyden`` is False; without ``inverse``, the payload's last entry is the Jacobian J (batch, dim, dim) and
+    δ = -J⁻¹r (Newton). ``tol`` is one tolerance or one per row. ``initial`` is the evaluation at ``x0`` when the
+    caller has it. Rows whose residual is not finite take ``fallback`` (same shape as ``x0``) as their next trial
+    point. ``limits`` (batch,) caps each row's iterations below ``max_iter``: a row's budget depends on its own
+    system only, never on the rest of the batch.
+
+    Exactly ``max_iter`` iterations run on the whole batch unless ``early_exit`` (see the module docstring).
+    Results agree across batchings and with or without ``early_exit`` to round-off: the arithmetic of a row is
+    the same, but kernels may round differently for different batch sizes.
     """
     if max_iter < 0:
         raise ValueError(f"max_iter must be >= 0, got {max_iter}")
+    batch = x0.shape[0]
     with torch.no_grad():
-        tol = torch.as_tensor(tol, dtype=x0.dtype, device=x0.device).expand(x0.shape[0])
-        x = x0.clone()
-        r, payload = evaluate(x, None) if initial is None else initial
-        r, payload = r.clone(), tuple(p.clone() for p in payload)
-        norm = finite_norm(r)
-        if fallback is not None and bool(torch.isinf(norm).any()):
-            rows = torch.isinf(norm).nonzero().squeeze(-1)
-            x[rows] = fallback[rows]
-            r_f, payload_f = evaluate(x[rows], rows)
-            r[rows], norm[rows] = r_f, finite_norm(r_f)
-            _assign(payload, rows, payload_f)
-        iterations = torch.zeros(x.shape[0], dtype=torch.long, device=x.device)
-        stalled = torch.isinf(norm)
+        budget = torch.full((batch,), max_iter, dtype=torch.long, device=x0.device)
         if limits is not None:
-            if limits.shape != iterations.shape:
-                raise ValueError(f"limits must have shape ({x.shape[0]},), got {tuple(limits.shape)}")
-            stalled |= limits.to(iterations.device) <= 0
-        for _ in range(max_iter):
-            active = (norm > tol) & ~stalled
-            if limits is not None:
-                active &= iterations < limits.to(iterations.device)
-            index = active.nonzero().squeeze(-1)
-            if index.numel() == 0:
-                break
-            step = direction(r[index], tuple(p[index] for p in payload), index)
-            bad = ~torch.isfinite(step).all(-1)
-            stalled[index[bad]] = True
-            index, step = index[~bad], step[~bad]
-            if index.numel() == 0:  # every remaining sample stalled on a non-finite direction
-                break
-            alpha = torch.ones(index.numel(), dtype=x.dtype, device=x.device)
-            pending = torch.arange(index.numel(), device=x.device)
-            for _ in range(max_backtracks + 1):
-                rows = index[pending]
-                trial = x[rows] + alpha[pending, None] * step[pending]
-                r_t, payload_t = evaluate(trial, rows)
-                norm_t = finite_norm(r_t)
-                ok = norm_t.square() <= (1.0 - 2.0 * armijo * alpha[pending]) * norm[rows].square()
-                accepted = rows[ok]
-                if secant is not None and accepted.numel():
-                    secant(accepted, trial[ok] - x[accepted], r_t[ok] - r[accepted])
-                x[accepted], r[accepted], norm[accepted] = trial[ok], r_t[ok], norm_t[ok]
-                _assign(payload, accepted, tuple(p[ok] for p in payload_t))
-                pending = pending[~ok]
-                if pending.numel() == 0:
-                    break
-                alpha[pending] *= 0.5
-            stalled[index[pending]] = True
-            iterations[index] += 1
-        return NewtonResult(x, norm, iterations, norm <= tol, payload)
+            if limits.shape != (batch,):
+                raise ValueError(f"limits must have shape ({batch},), got {tuple(limits.shape)}")
+            budget = torch.minimum(budget, limits.to(budget.device, torch.long))
+        r, payload = evaluate(x0, None) if initial is None else initial
+        it = _Iterate(
+            x0, r, finite_norm(r), tuple(payload), inverse,
+            torch.ones(batch, dtype=x0.dtype, device=x0.device),
+            torch.zeros(batch, dtype=torch.bool, device=x0.device),
+            torch.zeros(batch, dtype=torch.long, device=x0.device),
+            budget,
+            torch.as_tensor(tol, dtype=x0.dtype, device=x0.device).expand(batch),
+            fallback,
+        )
+        it = _loop(it, evaluate, None, max_iter, early_exit, broyden=broyden, armijo=armijo, min_step=min_step)
+        return NewtonResult(it.x, it.norm, it.iterations, it.norm <= it.tol, it.payload, it.inverse)

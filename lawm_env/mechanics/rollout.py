@@ -39,14 +39,15 @@ def rollout(
     max_iter: int = 20,
     jacobian: JacobianMode = "structured",
     method: Method = "auto",
+    rescue: bool = True,
 ) -> Rollout:
     """Integrate ``horizon`` steps (default ``actions.shape[1]``) from the pairs (q_prev, q_curr).
 
     ``actions`` has shape (batch, H, action_dim) (or (H, action_dim) with unbatched configurations); step k
     applies ``actions[:, k]``. The implicit path carries the discrete momentum between steps, so each step
-    costs only its Newton evaluations. Differentiable like ``solve_del``.
+    costs only its Newton evaluations. Differentiable like ``solve_del``; ``rescue`` as there.
     """
-    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method)
+    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method, rescue=rescue)
     unbatched = check_configurations(("q_prev", q_prev), ("q_curr", q_curr))
     if unbatched:
         q_prev, q_curr = q_prev.unsqueeze(0), q_curr.unsqueeze(0)

@@ -7,12 +7,18 @@ Newton evaluation instead of recomputing it. Two paths:
 
 - explicit: a separable Lagrangian with affine forcing gives a linear equation, solved in one step
   (Störmer–Verlet with the forcing folded in);
-- implicit: batched damped Newton (``newton.damped_newton``) warm-started by an explicit predictor. With a
+- implicit: batched quasi-Newton (``newton.damped_newton``) warm-started by an explicit predictor. With a
   structured Lagrangian the Newton matrix K ≈ -∂r/∂q_{k+1} is M/h + R/2 (M = CCᵀ + eps·I from a learned
   mass factor), built once per step at the predictor. Its inverse starts a quasi-Newton iteration whose
   Broyden updates recover the Jacobian's velocity terms that K misses; the updated inverse also serves the
-  next step's predictor. Samples whose line search fails finish with the full Jacobian by forward
-  differences. Without structure, the exact Jacobian from autograd.
+  next step's predictor. Without structure, the exact Jacobian from autograd.
+
+The implicit step is static-shape tensor code: a fixed iteration budget, rows frozen by masking once they
+converge, no row selection and no value read on the host, so a step and a rollout trace into one graph
+(``torch.compile(fullgraph=True)``; a captured CUDA graph). On the CPU an eager step stops iterating once every
+row is frozen, which changes no result. Rows that fail can be rescued by ``rescue=True``: Newton with the full
+Jacobian by forward differences on those rows only, after the static solve and only when a row failed; that
+reads the verdicts on the host, so hot paths (planning, imagination) leave it off.
 
 Gradients through the implicit path use the implicit function theorem: backward solves Jᵀλ = g at the
 solution and sends -λ through a single residual evaluation, so memory does not grow with iterations.
@@ -30,7 +36,7 @@ from lawm_env.mechanics.autodiff import forward_difference_jacobian, value_and_b
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
-from lawm_env.mechanics.linalg import BroydenInverse, factor_mass
+from lawm_env.mechanics.linalg import batched_matvec, factor_mass, spd_inverse
 from lawm_env.mechanics.newton import NewtonResult, damped_newton
 
 JacobianMode = Literal["structured", "exact"]
@@ -50,8 +56,8 @@ class DELInfo(NamedTuple):
 
 class DELState(NamedTuple):
     """What a step needs from the previous one: the pair (q_{k-1}, q_k) and, on the implicit path, the
-    discrete momentum p_k, D1 L_d(q_{k-1}, q_k), the inverse Newton matrix near that pair (for the
-    predictor) and the previous step's predictor error, which varies smoothly along a trajectory and is
+    discrete momentum p_k, D1 L_d(q_{k-1}, q_k), the inverse Newton matrix near that pair (batch, d, d), for
+    the predictor, and the previous step's predictor error, which varies smoothly along a trajectory and is
     added to the next prediction."""
 
     q_prev: Tensor
@@ -59,7 +65,7 @@ class DELState(NamedTuple):
     u_prev: Tensor | None
     momentum: Tensor | None = None
     d1: Tensor | None = None
-    newton_inverse: BroydenInverse | None = None
+    newton_inverse: Tensor | None = None
     predictor_error: Tensor | None = None
 
 
@@ -93,6 +99,7 @@ class DELStepper:
         jacobian: JacobianMode = "structured",
         method: Method = "auto",
         rtol: float = 0.0,
+        rescue: bool = False,
     ) -> None:
         if jacobian not in ("structured", "exact"):
             raise ValueError(f"jacobian must be 'structured' or 'exact', got {jacobian!r}")
@@ -100,7 +107,7 @@ class DELStepper:
             raise ValueError(f"method must be 'auto' or 'newton', got {method!r}")
         self.lagrangian = as_lagrangian(lagrangian)
         self.force = as_forcing(force)
-        self.tol, self.rtol, self.max_iter, self.jacobian = tol, rtol, max_iter, jacobian
+        self.tol, self.rtol, self.max_iter, self.jacobian, self.rescue = tol, rtol, max_iter, jacobian, rescue
         self.explicit = (
             method == "auto"
             and isinstance(self.lagrangian, SeparableLagrangian)
@@ -138,9 +145,10 @@ class DELStepper:
         momentum = part.d2 if terms is None else part.d2 + terms.plus
         return DELState(q_prev, q, u_prev, momentum, part.d1, self._newton_inverse(part, terms))
 
-    def _newton_inverse(self, part: Partials, terms) -> BroydenInverse | None:
-        """K⁻¹ per sample for K = M/h + R/2 ≈ -∂r/∂q_{k+1} from the structure of the Lagrangian, as the start of
-        a Broyden iteration; None without structure (use the exact Jacobian)."""
+    def _newton_inverse(self, part: Partials, terms) -> Tensor | None:
+        """K⁻¹ per sample (batch, d, d) for K = M/h + R/2 ≈ -∂r/∂q_{k+1} from the structure of the Lagrangian, as
+        the start of a Broyden iteration; None without structure (use the exact Jacobian). Non-finite rows where
+        K is not positive definite: the iteration treats them as failed directions."""
         if self.jacobian == "exact":
             return None
         if part.mass_factor is not None:
@@ -152,7 +160,8 @@ class DELStepper:
         k = mass / self.lagrangian.dt
         if terms is not None and terms.damping is not None:
             k = k + 0.5 * terms.damping.detach()
-        return BroydenInverse.of(k, part.d1.shape[0])
+        batch, dim = part.d1.shape
+        return spd_inverse(k).expand(batch, dim, dim)
 
     def step(self, state: DELState, u: Tensor | None = None, active: Tensor | None = None) -> tuple[DELState, DELInfo]:
         """Solve one forced DEL step under action ``u``; return the next state and the solver report.
@@ -160,7 +169,8 @@ class DELStepper:
         ``active`` (batch,) bool: rows set False take no Newton iteration (0 iterations); their next
         configuration is the predictor's guess, reported converged only if its residual is within tolerance.
         A rollout that discards everything after a row's first failed solve passes its surviving rows here,
-        so that it stops paying for the failed ones. The other rows are solved as without ``active``.
+        so that it stops paying for the failed ones (on the CPU, where an eager step stops once every row is
+        frozen). The other rows are solved as without ``active``.
         """
         if active is not None and active.shape != state.q.shape[:1]:
             raise ValueError(f"active must have shape ({state.q.shape[0]},), got {tuple(active.shape)}")
@@ -204,25 +214,48 @@ class DELStepper:
             return x_lin
         terms = self._forcing(state.q_prev, state.q, u)
         r_hat = state.momentum + state.d1 + (0.0 if terms is None else terms.minus)
-        x0 = x_lin + state.newton_inverse.solve(r_hat)
+        x0 = x_lin + batched_matvec(state.newton_inverse, r_hat)
         return torch.where(torch.isfinite(x0).all(-1, keepdim=True), x0, x_lin)
 
-    def _exact_retry(self, result: NewtonResult, evaluate, direction, tol: float | Tensor, limits: Tensor | None) -> NewtonResult:
-        """Samples the quasi-Newton iteration left unconverged (its line search failed) get Newton with the full
-        Jacobian (by forward differences, one batched residual evaluation) from their best iterate, each for
-        what remains of its own ``max_iter`` (or of its ``limits``; none for a sample that used all: a rollout
-        whose solve fails is then cut short by its objective instead). Which samples are retried, and for how long,
-        follows from each sample's own iterations, never from the rest of the batch; the arithmetic itself may
-        round differently for different batch sizes, so results agree across batchings to round-off only."""
+    def _evaluator(self, q: Tensor, p: Tensor, u: Tensor | None, jacobian: Literal["none", "exact", "differences"]):
+        """``evaluate(x, rows) -> (r, (p_next, d1[, J]))`` for the solver, with the context (q, p, u) of the rows
+        ``rows`` of the batch (None: all)."""
+        def evaluate(x: Tensor, rows: Tensor | None):
+            qi, pi, ui = (q, p, u) if rows is None else (q[rows], p[rows], None if u is None else u[rows])
+            if jacobian == "exact":
+                (r, p_next, d1), jac = value_and_batch_jacobian(lambda y: self._residual_and_momentum(qi, pi, ui, y), x)
+                return r, (p_next, d1, jac)
+            r, p_next, d1 = self._residual_and_momentum(qi, pi, ui, x)
+            if jacobian == "differences":
+                rep = lambda t, n: None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))  # noqa: E731
+                jac = forward_difference_jacobian(lambda y, n: self._residual_and_momentum(rep(qi, n), rep(pi, n), rep(ui, n), y)[0], x, r)
+                return r, (p_next, d1, jac)
+            return r, (p_next, d1)
+        return evaluate
+
+    def _rescue(self, result: NewtonResult, q: Tensor, p: Tensor, u: Tensor | None, tol: float | Tensor,
+                limits: Tensor | None) -> NewtonResult:
+        """Rows the quasi-Newton iteration left unconverged get Newton with the full Jacobian (by forward
+        differences, one batched residual evaluation) from their best iterate, each for what remains of its own
+        ``max_iter`` (or of its ``limits``). Which rows are retried, and for how long, follows from each row's own
+        iterations, never from the rest of the batch; the arithmetic itself may round differently for different
+        batch sizes, so results agree across batchings to round-off only."""
         rows = (~result.converged).nonzero().squeeze(-1)
         budget = (self.max_iter if limits is None else limits[rows]) - result.iterations[rows]
         rows, budget = rows[budget > 0], budget[budget > 0]
         if rows.numel() == 0:
             return result
+        evaluate = self._evaluator(q, p, u, "differences")
         tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
-        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index], True, True), direction,
-                              result.x[rows], tol=tol_rows, max_iter=int(budget.max()), limits=budget)
-        return _retry_rows(result, rows, NewtonResult(retry.x, retry.residual_norm, retry.iterations, retry.converged, retry.payload[:2]))
+        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index]), result.x[rows],
+                              tol=tol_rows, max_iter=int(budget.max()), limits=budget, early_exit=True)
+        x, norm, iterations, converged = (t.clone() for t in result[:4])
+        x[rows], norm[rows], converged[rows] = retry.x, retry.residual_norm, retry.converged
+        iterations[rows] += retry.iterations
+        payload = tuple(t.clone() for t in result.payload)
+        for t, t_retry in zip(payload, retry.payload):
+            t[rows] = t_retry
+        return NewtonResult(x, norm, iterations, converged, payload, result.inverse)
 
     def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor,
                        limits: Tensor | None = None) -> tuple[DELState, DELInfo]:
@@ -230,41 +263,26 @@ class DELStepper:
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
         exact = state.newton_inverse is None
-
-        def evaluate(x: Tensor, index: Tensor | None, with_jacobian: bool = exact, differences: bool = False):
-            qi, pi = (q_c, p_c) if index is None else (q_c[index], p_c[index])
-            ui = u_c if (u_c is None or index is None) else u_c[index]
-            if with_jacobian and not differences:
-                (r, p_next, d1), jac = value_and_batch_jacobian(lambda y: self._residual_and_momentum(qi, pi, ui, y), x)
-                return r, (p_next, d1, jac)
-            r, p_next, d1 = self._residual_and_momentum(qi, pi, ui, x)
-            if with_jacobian:
-                rep = lambda t, n: None if t is None else t.repeat(n, *([1] * (t.dim() - 1)))  # noqa: E731
-                jac = forward_difference_jacobian(lambda y, n: self._residual_and_momentum(rep(qi, n), rep(pi, n), rep(ui, n), y)[0], x, r)
-                return r, (p_next, d1, jac)
-            return r, (p_next, d1)
-
-        newton_direction = lambda r, payload, index: torch.linalg.solve_ex(payload[2], -r)[0]  # noqa: E731
+        early_exit = q.device.type == "cpu" and not torch.compiler.is_compiling()
 
         with torch.no_grad():
             prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_inverse), u_c)
             x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
             if exact:
-                inverse, initial, direction = None, None, newton_direction
+                inverse, initial = None, None
             else:
                 r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
                 inverse = self._newton_inverse(part0, terms0)
-                unusable = ~torch.isfinite(r0).all(-1)
-                if bool(unusable.any()):
-                    inverse = inverse.merged(state.newton_inverse, unusable)
+                usable = torch.isfinite(r0).all(-1) & torch.isfinite(inverse).flatten(1).all(-1)
+                inverse = torch.where(usable[:, None, None], inverse, state.newton_inverse)
                 initial = (r0, (p_next0, part0.d1))
-                direction = lambda r, payload, index: inverse.solve(r, index)  # noqa: E731
-            result = damped_newton(evaluate, direction, x0, tol=tol, max_iter=self.max_iter, initial=initial, fallback=q_c,
-                                   secant=None if exact else inverse.update, limits=limits)
-            if not exact:
-                result = self._exact_retry(result, evaluate, newton_direction, tol, limits)
+            result = damped_newton(self._evaluator(q_c, p_c, u_c, "exact" if exact else "none"), x0, tol=tol,
+                                   max_iter=self.max_iter, inverse=inverse, initial=initial, fallback=q_c, limits=limits,
+                                   early_exit=early_exit)
+            if self.rescue and not exact:
+                result = self._rescue(result, q_c, p_c, u_c, tol, limits)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
-        x_star = result.x
+        x_star, inverse = result.x, result.inverse
         error = torch.where(result.converged.unsqueeze(-1), x_star - prediction, torch.zeros_like(x_star))
         if torch.is_grad_enabled():
             with torch.enable_grad():
@@ -275,17 +293,6 @@ class DELStepper:
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
                 return DELState(q, q_next, u, p_next, part.d1, inverse, error), info
         return DELState(q, x_star, u, result.payload[0], result.payload[1], inverse, error), info
-
-
-def _retry_rows(result: NewtonResult, rows: Tensor, retry: NewtonResult) -> NewtonResult:
-    """``result`` with the samples ``rows`` replaced by a retry's outcome (iterations add up)."""
-    x, norm, iterations, converged = result.x.clone(), result.residual_norm.clone(), result.iterations.clone(), result.converged.clone()
-    x[rows], norm[rows], converged[rows] = retry.x, retry.residual_norm, retry.converged
-    iterations[rows] += retry.iterations
-    payload = tuple(p.clone() for p in result.payload)
-    for p, q in zip(payload, retry.payload):
-        p[rows] = q
-    return NewtonResult(x, norm, iterations, converged, payload)
 
 
 def _detach(x: Tensor | None) -> Tensor | None:
@@ -305,6 +312,7 @@ def solve_del(
     jacobian: JacobianMode = "structured",
     method: Method = "auto",
     rtol: float = 0.0,
+    rescue: bool = True,
 ) -> tuple[Tensor, DELInfo]:
     """Solve the forced DEL equation for q_{k+1} given q_{k-1} = ``q_prev``, q_k = ``q_curr``.
 
@@ -312,10 +320,11 @@ def solve_del(
     is the action applied between q_{k-1} and q_k (None: zero), ``u_curr`` the one applied from q_k.
     ``tol`` bounds ‖r‖₂ (default 1e-10 in float64, 1e-5 otherwise), plus ``rtol``·‖p_k‖ when ``rtol`` > 0. ``jacobian="exact"`` uses the exact
     Jacobian instead of the structured -(M/h + R/2); ``method="newton"`` sends separable Lagrangians
-    through Newton too. Differentiable (implicit function theorem) w.r.t. inputs, actions and parameters.
+    through Newton too. ``rescue`` finishes rows the quasi-Newton iteration left unconverged with the full
+    Jacobian (``DELStepper``). Differentiable (implicit function theorem) w.r.t. inputs, actions and parameters.
     Returns ``(q_next, info)``; non-converged samples hold their best iterate and ``info.converged`` False.
     """
-    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method, rtol=rtol)
+    stepper = DELStepper(lagrangian, force, tol=tol, max_iter=max_iter, jacobian=jacobian, method=method, rtol=rtol, rescue=rescue)
     unbatched = check_configurations(("q_prev", q_prev), ("q_curr", q_curr))
     if unbatched:
         q_prev, q_curr = q_prev.unsqueeze(0), q_curr.unsqueeze(0)

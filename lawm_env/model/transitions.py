@@ -146,11 +146,9 @@ def merge_states(mask: Tensor, new: TransitionState, old: TransitionState) -> Tr
     def pick(a, b):
         if a is None and b is None:
             return None
-        if isinstance(a, Tensor) or isinstance(b, Tensor):
-            a = torch.zeros_like(b) if a is None else a
-            b = torch.zeros_like(a) if b is None else b
-            return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
-        return a.merged(b, ~mask)  # Newton matrices: rows of ``b`` where not reset
+        a = torch.zeros_like(b) if a is None else a
+        b = torch.zeros_like(a) if b is None else b
+        return torch.where(mask.view(-1, *([1] * (a.dim() - 1))), a, b)
 
     inner = None
     if new.inner is not None:
