@@ -6,8 +6,9 @@ import torch
 
 
 def fail_second_solve(monkeypatch, model, converged: list[bool]) -> None:
-    """Make ``model.step`` report ``converged`` (one flag per batch row) on its second call from now."""
-    original, calls = model.step, []
+    """Make the model's transition step report ``converged`` (one flag per batch row) on its second call from now
+    (every path steps through it: ``model.step``, ``model.rollout``)."""
+    original, calls = model.transition.step, []
 
     def step(state, u, active=None):
         state, info = original(state, u, active)
@@ -16,4 +17,4 @@ def fail_second_solve(monkeypatch, model, converged: list[bool]) -> None:
             info = info._replace(converged=torch.tensor(converged))
         return state, info
 
-    monkeypatch.setattr(model, "step", step)
+    monkeypatch.setattr(model.transition, "step", step)

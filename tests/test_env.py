@@ -106,10 +106,11 @@ def test_vector_env_equals_single_envs(tiny_checkpoint, obs_type):
     actions = rng.uniform(-1, 1, size=(steps, n, 1)).astype(np.float32)
     obs_v, _ = venv.reset(seed=10)
     obs_s = np.stack([env.reset(seed=10 + i)[0] for i, env in enumerate(singles)])
-    # Batched and single solves stop at different iterates within the DEL tolerance (residual 1e-4): their
-    # solutions agree to about that (q moves by ~h·M⁻¹·1e-4, the velocity features (q_k - q_{k-1})/h by ~M⁻¹·1e-4),
-    # not bitwise; decoded pixels may round to a neighbouring uint8 value.
-    tol = 1 if obs_type == "pixels" else 1e-4
+    # Batched and single solves stop at different iterates within the DEL tolerance (residual 1e-4), not bitwise:
+    # a solution moves by up to ~2·h·M⁻¹·1e-4 (M ~ 0.5 here: 4e-5 in q, 4e-4 in the velocity features
+    # (q_k - q_{k-1})/h), and such differences carry over to later steps; decoded pixels may round to a
+    # neighbouring uint8 value.
+    tol = 1 if obs_type == "pixels" else 1e-3
     assert np.abs(obs_v.astype(float) - obs_s.astype(float)).max() <= tol
     needs_reset = np.zeros(n, dtype=bool)
     for t in range(steps):
@@ -120,7 +121,7 @@ def test_vector_env_equals_single_envs(tiny_checkpoint, obs_type):
             else:
                 obs, reward, _, truncated, _ = env.step(actions[t, i])
             assert np.abs(obs_v[i].astype(float) - obs.astype(float)).max() <= tol, (t, i)
-            assert abs(rew_v[i] - reward) < 1e-5 and trunc_v[i] == truncated
+            assert abs(rew_v[i] - reward) < 1e-4 and trunc_v[i] == truncated
             needs_reset[i] = truncated
     assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.NEXT_STEP
     assert "_del_residual" in info_v

@@ -283,8 +283,11 @@ class MechanicalLagrangian(MidpointRule):
         super().__init__(dt)
         self.dim, self.eps, self.angles = dim, eps, check_angles(angles, dim)
         rows, cols = torch.tril_indices(dim, dim)
-        self.register_buffer("_rows", rows, persistent=False)
-        self.register_buffer("_cols", cols, persistent=False)
+        eye = torch.eye(dim)
+        # 0/1 matrices that gather the packed entries' row and column coordinates: the products with C are dense
+        # matrix products across the batch, deterministic on every device (a scatter-add is not on CUDA)
+        self.register_buffer("_select_rows", eye[rows], persistent=False)
+        self.register_buffer("_select_cols", eye[cols], persistent=False)
         self.register_buffer("_diagonal", (rows == cols).nonzero().squeeze(-1), persistent=False)
         self.trunk = mlp(dim + angles, rows.numel() + 1, hidden, depth)
 
@@ -316,17 +319,19 @@ class MechanicalLagrangian(MidpointRule):
     def potential(self, q: Tensor) -> Tensor:
         return self.packed_factor_and_potential(q)[1]
 
-    def _products(self, entries: Tensor, vs: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """From packed C and v (dim, batch): v gathered by row, w = Cᵀv and M v = C w + eps·v."""
-        v_rows = vs.index_select(0, self._rows)
-        w = vs.new_zeros(vs.shape).index_add(0, self._cols, entries * v_rows)
-        mv = vs.new_zeros(vs.shape).index_add(0, self._rows, entries * w.index_select(0, self._cols)) + self.eps * vs
-        return v_rows, w, mv
+    def _products(self, entries: Tensor, vs: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """From packed C and v (dim, batch): v gathered by the entries' rows, w = Cᵀv, w gathered by the entries'
+        columns, and M v = C w + eps·v."""
+        v_rows = self._select_rows @ vs
+        w = self._select_cols.mT @ (entries * v_rows)
+        w_cols = self._select_cols @ w
+        mv = torch.addmm(vs, self._select_rows.mT, entries * w_cols, beta=self.eps)
+        return v_rows, w, w_cols, mv
 
     def midpoint_terms(self, q: Tensor, v: Tensor) -> MidpointTerms:
         entries, potential = self.packed_factor_and_potential(q)
         vs = v.mT.contiguous()
-        _, w, mv = self._products(entries, vs)
+        _, w, _, mv = self._products(entries, vs)
         quad = (w * w).sum(0) + self.eps * (vs * vs).sum(0)
         return MidpointTerms(mv.mT, quad, potential, None, entries.detach())
 
@@ -346,13 +351,13 @@ class MechanicalLagrangian(MidpointRule):
         raw, diag = out[:-1], self._diagonal
         raw_diag = raw.index_select(0, diag)
         entries = raw.index_copy(0, diag, F.softplus(raw_diag))
-        v_rows, w, mv = self._products(entries, vs)
+        v_rows, _, w_cols, mv = self._products(entries, vs)
         # ∂/∂C_ij of h/4·|Cᵀv|² is h/2·v_i·w_j; softplus' = sigmoid on the diagonal; ∂/∂V is -h/2.
-        grad_out = torch.empty_like(out)
-        grad_entries = (0.5 * h) * v_rows * w.index_select(0, self._cols)
-        grad_out[:-1] = grad_entries.index_copy(0, diag, grad_entries.index_select(0, diag) * torch.sigmoid(raw_diag))
-        grad_out[-1] = -0.5 * h
-        grad = silu_mlp_input_gradient(self.trunk, pre_activations, grad_out.mT @ self.trunk[-1].weight)
+        grad_entries = (0.5 * h) * v_rows * w_cols
+        grad_raw = grad_entries.index_copy(0, diag, grad_entries.index_select(0, diag) * torch.sigmoid(raw_diag))
+        last = self.trunk[-1].weight
+        grad_hidden = torch.addmm(last[-1], grad_raw.mT, last[:-1], beta=-0.5 * h)
+        grad = silu_mlp_input_gradient(self.trunk, pre_activations, grad_hidden)
         grad = angle_features_vjp(qbar, grad, self.angles)
         mv = mv.mT
         return Partials(grad - mv, grad + mv, None, entries)

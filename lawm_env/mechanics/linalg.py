@@ -49,10 +49,11 @@ def broyden_update(inverse: Tensor, step: Tensor, change: Tensor, rows: Tensor) 
     rows at large latent velocities keep converging fast."""
     t = -step
     hy = batched_matvec(inverse, change)
-    th = (t.unsqueeze(-2) @ inverse).squeeze(-2)
+    th = batched_matvec(inverse.mT, t)
     denominator = (t * hy).sum(-1)
-    usable = denominator.abs() > 1e-6 * torch.linalg.vector_norm(t, dim=-1) * torch.linalg.vector_norm(hy, dim=-1)
-    left = (t - hy) / torch.where(usable, denominator, 1.0).unsqueeze(-1)
-    keep = (rows & usable & torch.isfinite(left).all(-1) & torch.isfinite(th).all(-1)).unsqueeze(-1)
-    left, th = torch.where(keep, left, 0.0), torch.where(keep, th, 0.0)
-    return torch.baddbmm(inverse, left.unsqueeze(-1), th.unsqueeze(-2))
+    scale = (t * t).sum(-1) * (hy * hy).sum(-1)
+    left = (t - hy) / denominator.unsqueeze(-1)
+    # a NaN or inf anywhere in the rank-one term makes this sum non-finite
+    finite = ((left.sum(-1) + th.sum(-1)).abs() < float("inf"))
+    keep = (rows & (denominator.square() > 1e-12 * scale) & finite).unsqueeze(-1)
+    return inverse + torch.where(keep, left, 0.0).unsqueeze(-1) * torch.where(keep, th, 0.0).unsqueeze(-2)

@@ -98,8 +98,7 @@ def _map2(fn, a, b):
 
 def finite_norm(r: Tensor) -> Tensor:
     """Per-row 2-norm with non-finite values mapped to +inf."""
-    n = torch.linalg.vector_norm(r, dim=-1)
-    return torch.where(torch.isfinite(n), n, torch.full_like(n, float("inf")))
+    return torch.nan_to_num(torch.linalg.vector_norm(r, dim=-1), nan=float("inf"))
 
 
 def _rows(mask: Tensor, like: Tensor) -> Tensor:
@@ -107,30 +106,31 @@ def _rows(mask: Tensor, like: Tensor) -> Tensor:
     return mask.view(-1, *([1] * (like.dim() - 1)))
 
 
-def _iteration(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, broyden: bool, armijo: float,
+def _iteration(it: _Iterate, active: Tensor, evaluate: EvaluateFn, rows: Tensor | None, broyden: bool, armijo: float,
                min_step: float) -> _Iterate:
-    """One iteration on every row of ``it``: a trial point per row, one evaluation, frozen rows untouched."""
-    active = it.active()
+    """One iteration on every row of ``it`` (``active``: the rows not frozen): a trial point per row, one
+    evaluation; frozen rows are left exactly as they are."""
     x, r, norm, step = it.x, it.r, it.norm, it.step
     if it.inverse is not None:
         delta = batched_matvec(it.inverse, r)
     else:
         delta = torch.linalg.solve_ex(it.payload[-1], -r)[0]
-    usable = torch.isfinite(delta).all(-1)
+    usable = finite_norm(delta) < float("inf")
     trial = torch.where(_rows(usable, x), x + step.unsqueeze(-1) * delta, x)
-    restart = torch.isinf(norm)
+    restart = norm == float("inf")
     if it.fallback is not None:  # a row whose residual is not finite tries the fallback point next
         trial = torch.where(_rows(restart, x), it.fallback, trial)
         usable = usable | restart
     r_t, payload_t = evaluate(trial, rows)
     norm_t = finite_norm(r_t)
-    finite = active & usable & torch.isfinite(norm_t)
-    accept = finite & (norm_t.square() <= (1.0 - 2.0 * armijo * step) * norm.square())
+    tried = active & usable
+    # Armijo on ½‖r‖²: ‖r_t‖² ≤ (1 - 2·armijo·α)‖r‖²; strict, so that a non-finite trial (inf) is never accepted
+    accept = tried & (norm_t < (1.0 - 2.0 * armijo * step).sqrt() * norm)
     inverse = it.inverse
-    if inverse is not None and broyden:
-        inverse = broyden_update(inverse, trial - x, r_t - r, finite & ~restart)
+    if inverse is not None and broyden:  # every finite trial, accepted or not, is secant information
+        inverse = broyden_update(inverse, trial - x, r_t - r, tried & ~restart & (norm_t < float("inf")))
     rejected = active & ~accept
-    step = torch.where(accept, (2.0 * step).clamp(max=1.0), torch.where(rejected, 0.5 * step, step))
+    step = (step * torch.where(accept, 2.0, torch.where(rejected, 0.5, 1.0))).clamp(max=1.0)
     return _Iterate(
         torch.where(_rows(accept, x), trial, x),
         torch.where(_rows(accept, r), r_t, r),
@@ -139,7 +139,7 @@ def _iteration(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, broyden:
         inverse,
         step,
         it.stalled | (rejected & (~usable | restart | (step < min_step))),
-        it.iterations + active.long(),
+        it.iterations + active,
         it.budget,
         it.tol,
         it.fallback,
@@ -149,8 +149,8 @@ def _iteration(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, broyden:
 def _loop(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, iterations: int, early_exit: bool,
           **options) -> _Iterate:
     for k in range(iterations):
+        active = it.active()
         if early_exit:
-            active = it.active()
             count = int(active.sum())
             if count == 0:
                 break
@@ -158,7 +158,7 @@ def _loop(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, iterations: i
                 index = active.nonzero().squeeze(-1)
                 part = _loop(it.take(index), evaluate, index if rows is None else rows[index], iterations - k, True, **options)
                 return it.put(index, part)
-        it = _iteration(it, evaluate, rows, **options)
+        it = _iteration(it, active, evaluate, rows, **options)
     return it
 
 
@@ -206,7 +206,7 @@ def damped_newton(
             torch.zeros(batch, dtype=torch.bool, device=x0.device),
             torch.zeros(batch, dtype=torch.long, device=x0.device),
             budget,
-            torch.as_tensor(tol, dtype=x0.dtype, device=x0.device).expand(batch),
+            tol.to(x0.dtype).expand(batch) if isinstance(tol, Tensor) else x0.new_full((batch,), tol),
             fallback,
         )
         it = _loop(it, evaluate, None, max_iter, early_exit, broyden=broyden, armijo=armijo, min_step=min_step)

@@ -19,6 +19,7 @@ from lawm_env.model.transitions import (
     matched_mlp_hidden,
     parameter_count,
 )
+from lawm_env.graphs import GraphedFunction
 from lawm_env.model.vision import ConvDecoder, ConvEncoder
 from lawm_env.networks import mlp
 
@@ -110,6 +111,9 @@ class WorldModel(nn.Module):
         features = config.latent_dim + config.angles
         self.reward_head = mlp(2 * features + config.action_dim, 1, config.hidden, config.depth)
         self.transition = build_transition(config)
+        # without grad on CUDA, steps and rollouts replay captured CUDA graphs (see lawm_env.graphs)
+        self._graphed_step = GraphedFunction(self._step, self)
+        self._graphed_rollout = GraphedFunction(self._rollout, self)
 
     def encode(self, frames: Tensor) -> Tensor:
         """uint8 or [0, 1] float frames (..., H, W, 3) → q (..., d)."""
@@ -135,7 +139,11 @@ class WorldModel(nn.Module):
 
     def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
         """One latent transition under action u_k (for LaWM: one forced DEL solve). Rows of ``active`` (batch,)
-        set False are not solved: their next state is a guess, for callers that discard it."""
+        set False are not solved: their next state is a guess, for callers that discard it. Without grad on CUDA
+        it replays a captured CUDA graph (the same result)."""
+        return self._graphed_step(state, u, active)
+
+    def _step(self, state: TransitionState, u: Tensor, active: Tensor | None) -> tuple[TransitionState, DELInfo]:
         return self.transition.step(state, u, active)
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
@@ -156,13 +164,17 @@ class WorldModel(nn.Module):
         return squared_distance(a, b, self.config.angles)
 
     def rollout(self, state: TransitionState, actions: Tensor) -> tuple[TransitionState, Imagined]:
-        """Imagine H = actions.shape[1] steps from ``state`` with actions (batch, H, action_dim)."""
+        """Imagine H = actions.shape[1] steps from ``state`` with actions (batch, H, action_dim). Without grad on
+        CUDA the whole rollout replays one captured CUDA graph (the same result)."""
         if actions.dim() != 3 or actions.shape[0] != state.q.shape[0] or actions.shape[2] != self.config.action_dim:
             raise ValueError(f"actions must have shape ({state.q.shape[0]}, H, {self.config.action_dim}), got {tuple(actions.shape)}")
+        return self._graphed_rollout(state, actions)
+
+    def _rollout(self, state: TransitionState, actions: Tensor) -> tuple[TransitionState, Imagined]:
         positions, rewards, infos = [], [], []
         for k in range(actions.shape[1]):
             q = state.q
-            state, info = self.step(state, actions[:, k])
+            state, info = self.transition.step(state, actions[:, k])
             positions.append(state.q)
             rewards.append(self.reward(q, state.q, actions[:, k]))
             infos.append(info)
