@@ -87,6 +87,9 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
     ``active``): they are not valid, so nothing reads them.
     """
     dt, angles = float(model.config.dt), getattr(model.config, "angles", 0)
+    # Without a gradient to carry (detached actions, frozen model) the steps run without grad: no implicit-gradient
+    # graph is built, and on CUDA each step replays a captured CUDA graph.
+    step_grad = dynamics_gradient or any(p.requires_grad for p in model.parameters())  # type: ignore[attr-defined]
     state = start
     features, actions, log_probs, rewards, ok = [latent_features(state, dt, angles)], [], [], [], []
     for _ in range(horizon):
@@ -94,7 +97,8 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
         u = sample.action if dynamics_gradient else sample.action.detach()
         q = state.q
         alive = ok[-1] if ok else None
-        state, info = model.step(state, u, alive)
+        with torch.set_grad_enabled(step_grad and torch.is_grad_enabled()):
+            state, info = model.step(state, u, alive)
         rewards.append(model.reward(q, state.q, u))
         features.append(latent_features(state, dt, angles))
         actions.append(sample.action)

@@ -24,25 +24,26 @@ class GraphedFunction:
 
     ``args`` may be tensors, nested tuples and NamedTuples of tensors, None and Python scalars. When grad mode is
     off and the tensors are on CUDA, the first call with a signature (structure, shapes, dtypes, devices, scalar
-    values, and the storage of ``module``'s parameters) runs ``fn`` on a side stream to warm it up, then
+    values, and the storage of the ``modules``' parameters) runs ``fn`` on a side stream to warm it up, then
     captures it; every later call copies the inputs into the graph's buffers and replays it. Outputs are
     cloned, so they outlive the next replay. On the CPU, in grad mode, or with ``enabled`` False, ``fn`` runs
     eagerly: results are the same either way.
 
     ``fn`` must launch the same kernels for every input of one signature and read nothing on the host (the
-    static DEL solve does not); randomness must come from its inputs. Moving ``module`` to another device
+    static DEL solve does not); randomness must come from its inputs. Moving the modules to another device
     re-captures (its parameters' storage is part of the signature); updating its parameters in place (an
     optimizer step, ``load_state_dict``) is seen by the graphs.
     """
 
-    def __init__(self, fn: Callable[..., Any], module: nn.Module | None = None, enabled: bool = True) -> None:
-        self.fn, self.module, self.enabled = fn, module, enabled
+    def __init__(self, fn: Callable[..., Any], *modules: nn.Module, enabled: bool = True) -> None:
+        self.fn, self.modules, self.enabled = fn, modules, enabled
         self._graphs: dict[tuple, _Captured] = {}
 
     def __call__(self, *args: Any) -> Any:
         leaves, spec = tree_flatten(args)
         tensors = [x for x in leaves if isinstance(x, Tensor)]
-        if not self.enabled or torch.is_grad_enabled() or not tensors or not all(t.is_cuda for t in tensors):
+        if (not self.enabled or torch.is_grad_enabled() or not tensors or not all(t.is_cuda for t in tensors)
+                or torch.cuda.is_current_stream_capturing()):  # inside another capture: becomes part of that graph
             return self.fn(*args)
         key = (spec, tuple(_signature(x) for x in leaves), self._parameter_storage())
         captured = self._graphs.get(key)
@@ -53,9 +54,7 @@ class GraphedFunction:
         return captured.replay(tensors)
 
     def _parameter_storage(self) -> tuple[int, ...]:
-        if self.module is None:
-            return ()
-        return tuple(p.data_ptr() for p in self.module.parameters())
+        return tuple(p.data_ptr() for module in self.modules for p in module.parameters())
 
     def __len__(self) -> int:
         """Captured graphs held."""
@@ -63,10 +62,10 @@ class GraphedFunction:
 
     def __deepcopy__(self, memo: dict) -> "GraphedFunction":
         """A copy for the copied module, without graphs (they belong to the original's parameters)."""
-        return GraphedFunction(copy.deepcopy(self.fn, memo), copy.deepcopy(self.module, memo), self.enabled)
+        return GraphedFunction(copy.deepcopy(self.fn, memo), *copy.deepcopy(self.modules, memo), enabled=self.enabled)
 
     def __getstate__(self) -> dict:
-        return {"fn": self.fn, "module": self.module, "enabled": self.enabled, "_graphs": {}}
+        return {"fn": self.fn, "modules": self.modules, "enabled": self.enabled, "_graphs": {}}
 
 
 def _signature(x: Any) -> Any:

@@ -29,6 +29,7 @@ class ImaginedReturn:
         self.model, self.discount, self.terminal_value = model, discount, terminal_value
         self.start: tuple[Tensor, Tensor, Tensor] | None = None
         self.imagined_steps = 0
+        self._converged_steps: Tensor | None = None  # summed on the model's device: counting reads nothing back
 
     def set_start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> None:
         """The current latent pair (q_{k-1}, q_k) reached under u_{k-1}; each of shape (d,) or (m,)."""
@@ -39,9 +40,18 @@ class ImaginedReturn:
 
     @torch.no_grad()
     def __call__(self, actions: Tensor) -> Tensor:
-        positions, returns = self._rollout(actions)
+        positions, returns, converged = self._rollout(actions)
         self.imagined_steps += positions.shape[0] * positions.shape[1]
+        count = converged.sum()
+        self._converged_steps = count if self._converged_steps is None else self._converged_steps + count
         return returns
+
+    @property
+    def converged_fraction(self) -> float:
+        """Share of the imagined steps counted in ``imagined_steps`` whose DEL solve converged (1.0 before any)."""
+        if not self.imagined_steps:
+            return 1.0
+        return int(self._converged_steps) / self.imagined_steps
 
     @torch.no_grad()
     def imagine(self, actions: Tensor) -> Tensor:
@@ -49,8 +59,9 @@ class ImaginedReturn:
         ``imagined_steps``, which measures the planner's work."""
         return self._rollout(actions[None])[0][0]
 
-    def _rollout(self, actions: Tensor) -> tuple[Tensor, Tensor]:
-        """Imagined positions (pop, H, d) and returns (pop,) of (pop, H, m) actions from the start."""
+    def _rollout(self, actions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Imagined positions (pop, H, d), returns (pop,) and convergence (pop, H) of (pop, H, m) actions from the
+        start."""
         if self.start is None:
             raise RuntimeError("call set_start() before evaluating the objective")
         population, horizon, _ = actions.shape
@@ -62,4 +73,4 @@ class ImaginedReturn:
         returns = (imagined.rewards * valid * weights).sum(1)
         if self.terminal_value is not None:
             returns = returns + self.discount**horizon * valid[:, -1] * self.terminal_value(final)
-        return imagined.positions, returns
+        return imagined.positions, returns, imagined.converged

@@ -249,3 +249,16 @@ def test_envs_are_closed_even_when_the_policy_fails(monkeypatch: pytest.MonkeyPa
 def test_unknown_task_lists_valid_ones():
     with pytest.raises(ValueError, match="cartpole-swingup"):
         get_task("cartpole-swing")
+
+
+def test_dm_controls_own_deprecation_warnings_are_silenced_and_no_others():
+    import warnings
+
+    from lawm_env.data.dmc import quiet_known_warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_known_warnings()
+        warnings.warn_explicit("deprecated numpy use", DeprecationWarning, "index.py", 1, module="dm_control.mujoco.index")
+        warnings.warn_explicit("deprecated elsewhere", DeprecationWarning, "other.py", 1, module="lawm_env.other")
+    assert [str(w.message) for w in seen] == ["deprecated elsewhere"]

@@ -80,7 +80,8 @@ def test_graphed_function_runs_eagerly_off_cuda_and_copies_without_graphs():
     torch.testing.assert_close(out.positions, direct.positions, rtol=0, atol=0)
     assert len(model._graphed_rollout) == 0  # nothing captured on the CPU
     twin = copy.deepcopy(model)
-    assert twin._graphed_rollout.module is twin and twin._graphed_rollout.fn.__self__ is twin
+    assert twin._graphed_rollout.modules == (twin,) and twin._graphed_rollout.fn.__self__ is twin
+    assert twin.transition.stepper._graphed_solve.fn.__self__ is twin.transition.stepper
     calls = []
     graphed = GraphedFunction(lambda x: calls.append(x) or x * 2)
     assert torch.equal(graphed(torch.ones(2)), torch.full((2,), 2.0)) and len(calls) == 1

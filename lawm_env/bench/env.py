@@ -16,6 +16,8 @@ import lawm_env  # noqa: F401  (registers LaWM-v0)
 class Throughput:
     name: str
     env_steps_per_second: float
+    converged: float = 1.0
+    """Share of the measured env-steps whose DEL solve converged (1 for the real env)."""
 
 
 def _rate(step, num_envs: int, seconds: float) -> float:
@@ -49,26 +51,36 @@ def benchmark_env(checkpoint: str | Path | None = None, task: str = "cartpole-sw
         env = gym.make("LaWM-v0", obs_type=obs_type, **kwargs)
         env.reset(seed=0)
         action = np.zeros(env.action_space.shape, dtype=np.float32)
+        flags: list[np.ndarray] = []
 
         def single_step():
-            *_, truncated, _ = env.step(action)
+            *_, truncated, info = env.step(action)
+            flags.append(np.atleast_1d(info["converged"]))
             if truncated:
                 env.reset()
 
-        results.append(Throughput(f"LaWM-v0 single env, {obs_type}", _rate(single_step, 1, seconds)))
+        rate = _rate(single_step, 1, seconds)
+        results.append(Throughput(f"LaWM-v0 single env, {obs_type}", rate, float(np.concatenate(flags).mean())))
         env.close()
         for n in sizes:
             venv = gym.make_vec("LaWM-v0", num_envs=n, vectorization_mode="vector_entry_point", obs_type=obs_type, **kwargs)
             venv.reset(seed=0)
             actions = np.zeros(venv.action_space.shape, dtype=np.float32)
-            results.append(Throughput(f"LaWM-v0 vector env N={n}, {obs_type}", _rate(lambda: venv.step(actions), n, seconds)))
+            flags = []
+
+            def vector_step():
+                *_, infos = venv.step(actions)
+                flags.append(infos["converged"][infos["_converged"]])
+
+            rate = _rate(vector_step, n, seconds)
+            results.append(Throughput(f"LaWM-v0 vector env N={n}, {obs_type}", rate, float(np.concatenate(flags).mean())))
             venv.close()
     return results
 
 
 def format_env_table(results: list[Throughput]) -> str:
     base = results[0].env_steps_per_second
-    lines = [f"{'environment':<44} {'env-steps/s':>12} {'vs real':>9}"]
+    lines = [f"{'environment':<44} {'env-steps/s':>12} {'vs real':>9} {'converged':>9}"]
     for r in results:
-        lines.append(f"{r.name:<44} {r.env_steps_per_second:>12.1f} {r.env_steps_per_second / base:>8.1f}x")
+        lines.append(f"{r.name:<44} {r.env_steps_per_second:>12.1f} {r.env_steps_per_second / base:>8.1f}x {r.converged:>9.2%}")
     return "\n".join(lines)

@@ -50,14 +50,15 @@ def benchmark_planning(checkpoint: str | None, planner: PlannerConfig, device: t
 
     seconds = time_interleaved({name: plan(name) for name in models}, device, repeats=repeats * starts, warmup=1)
     calls = repeats * starts + 1  # timed rounds and the warm-up round
-    return {name: {"seconds": seconds[name], "imagined_steps_per_s": objectives[name].imagined_steps / calls / seconds[name]}
-            for name in models}
+    return {name: {"seconds": seconds[name], "imagined_steps_per_s": objectives[name].imagined_steps / calls / seconds[name],
+                   "converged": objectives[name].converged_fraction} for name in models}
 
 
 def format_planning_table(results: dict[str, dict[str, float]]) -> str:
     """The table ``lawm bench --suite plan`` prints: ratios against the baseline transition."""
     base = results["baseline (MLP transition)"]["seconds"]
-    rows = [f"{'transition':34s} {'s/action':>9s} {'ratio':>7s} {'imagined steps/s':>17s}"]
+    rows = [f"{'transition':34s} {'s/action':>9s} {'ratio':>7s} {'imagined steps/s':>17s} {'converged':>9s}"]
     for name, r in results.items():
-        rows.append(f"{name:34s} {r['seconds']:9.3f} {r['seconds'] / base:7.2f} {r['imagined_steps_per_s']:17.0f}")
+        rows.append(f"{name:34s} {r['seconds']:9.3f} {r['seconds'] / base:7.2f} {r['imagined_steps_per_s']:17.0f} "
+                    f"{r['converged']:>9.2%}")
     return "\n".join(rows)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
@@ -130,10 +131,17 @@ class PixelTask(gym.Wrapper):
         return self.env.render(), total, bool(terminated), bool(truncated), self._info(proprio, info)
 
 
+def quiet_known_warnings() -> None:
+    """Silence the numpy DeprecationWarnings that dm-control's ``mujoco/index.py`` raises on every render with
+    recent numpy (hundreds per episode, about dm-control's own code, nothing a user can act on)."""
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dm_control\.mujoco\.index")
+
+
 def make_pixel_env(name: str, size: int = 64) -> PixelTask:
     """A pixel dm-control task ``name`` (e.g. ``"cartpole-swingup"``) rendering ``size`` x ``size`` RGB frames."""
     task = get_task(name)
     ensure_headless_gl()
+    quiet_known_warnings()
     import shimmy
 
     gym.register_envs(shimmy)

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from lawm_env.graphs import GraphedFunction
 from lawm_env.mechanics.autodiff import forward_difference_jacobian, value_and_batch_jacobian
 from lawm_env.mechanics.checks import check_actions, check_configurations, default_tolerance
 from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_forcing
@@ -108,6 +109,7 @@ class DELStepper:
         self.lagrangian = as_lagrangian(lagrangian)
         self.force = as_forcing(force)
         self.tol, self.rtol, self.max_iter, self.jacobian, self.rescue = tol, rtol, max_iter, jacobian, rescue
+        self._graphed_solve = GraphedFunction(self._solve, *(m for m in (self.lagrangian, self.force) if m is not None))
         self.explicit = (
             method == "auto"
             and isinstance(self.lagrangian, SeparableLagrangian)
@@ -257,29 +259,35 @@ class DELStepper:
             t[rows] = t_retry
         return NewtonResult(x, norm, iterations, converged, payload, result.inverse)
 
+    def _solve(self, q_prev: Tensor, q: Tensor, p: Tensor, d1: Tensor | None, inverse: Tensor | None,
+               predictor_error: Tensor | None, u: Tensor | None, tol: float | Tensor, limits: Tensor | None,
+               max_iter: int) -> tuple[Tensor, NewtonResult]:
+        """The static solve of one step from detached inputs: the predictor, then quasi-Newton from it (or Newton
+        with the exact Jacobian without structure). Returns the prediction and the solver's result."""
+        exact = inverse is None
+        prediction = self._predict(DELState(q_prev, q, None, p, d1, inverse), u)
+        x0 = prediction if predictor_error is None else prediction + predictor_error
+        initial = None
+        if not exact:
+            r0, p_next0, part0, terms0 = self._residual_parts(q, p, u, x0)
+            fresh = self._newton_inverse(part0, terms0)
+            usable = torch.isfinite(r0).all(-1) & torch.isfinite(fresh).flatten(1).all(-1)
+            inverse = torch.where(usable[:, None, None], fresh, inverse)
+            initial = (r0, (p_next0, part0.d1))
+        early_exit = q.device.type == "cpu" and not torch.compiler.is_compiling()
+        result = damped_newton(self._evaluator(q, p, u, "exact" if exact else "none"), x0, tol=tol, max_iter=max_iter,
+                               inverse=inverse, initial=initial, fallback=q, limits=limits, early_exit=early_exit)
+        return prediction, result
+
     def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor,
                        limits: Tensor | None = None) -> tuple[DELState, DELInfo]:
         q, p = state.q, state.momentum
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
-        exact = state.newton_inverse is None
-        early_exit = q.device.type == "cpu" and not torch.compiler.is_compiling()
-
-        with torch.no_grad():
-            prediction = self._predict(DELState(state.q_prev.detach(), q_c, None, p_c, _detach(state.d1), state.newton_inverse), u_c)
-            x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
-            if exact:
-                inverse, initial = None, None
-            else:
-                r0, p_next0, part0, terms0 = self._residual_parts(q_c, p_c, u_c, x0)
-                inverse = self._newton_inverse(part0, terms0)
-                usable = torch.isfinite(r0).all(-1) & torch.isfinite(inverse).flatten(1).all(-1)
-                inverse = torch.where(usable[:, None, None], inverse, state.newton_inverse)
-                initial = (r0, (p_next0, part0.d1))
-            result = damped_newton(self._evaluator(q_c, p_c, u_c, "exact" if exact else "none"), x0, tol=tol,
-                                   max_iter=self.max_iter, inverse=inverse, initial=initial, fallback=q_c, limits=limits,
-                                   early_exit=early_exit)
-            if self.rescue and not exact:
+        with torch.no_grad():  # on CUDA the solve replays a captured graph, also inside a training step
+            prediction, result = self._graphed_solve(state.q_prev.detach(), q_c, p_c, _detach(state.d1), state.newton_inverse,
+                                                     state.predictor_error, u_c, tol, limits, self.max_iter)
+            if self.rescue and state.newton_inverse is not None:
                 result = self._rescue(result, q_c, p_c, u_c, tol, limits)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         x_star, inverse = result.x, result.inverse
