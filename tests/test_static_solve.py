@@ -124,3 +124,29 @@ def test_static_step_never_synchronizes_with_the_host_on_cuda():
         finally:
             torch.cuda.set_sync_debug_mode("default")
     assert info.converged.float().mean().item() > 0.9
+
+
+def test_graph_kept_for_implicit_gradients_does_not_grow_with_iterations():
+    """A differentiable rollout keeps the same saved tensors whether its solves take 2 or 12 iterations: the
+    iterations run without grad, and backward goes through one residual evaluation per step."""
+    saved = {}
+    for max_iter in (2, 12):
+        torch.manual_seed(0)
+        lag = MechanicalLagrangian(6, 0.1, hidden=32)
+        stepper = DELStepper(lag, DiscreteForcing(6, 2, 0.1), tol=0.0, max_iter=max_iter)  # tol 0: every iteration runs
+        q_prev, q, u_prev, u = _inputs(16)
+        total = [0]
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            total[0] += t.numel() * t.element_size()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            state = stepper.start(q_prev, q.requires_grad_(), u_prev)
+            for _ in range(3):
+                state, info = stepper.step(state, u)
+        assert (info.iterations == max_iter).all()
+        state.q.sum().backward()
+        assert torch.isfinite(q.grad).all()
+        saved[max_iter] = total[0]
+    assert saved[2] == saved[12] > 0
