@@ -20,10 +20,15 @@ def unpack_factor(packed: Tensor, dim: int) -> Tensor:
     return flat.view(-1, dim, dim)
 
 
-def factor_mass(packed: Tensor, dim: int, eps: float = 0.0) -> Tensor:
-    """M = C Cᵀ + eps·I, (batch, dim, dim), from C's row-major packed lower-triangular entries (dim(dim+1)/2, batch)."""
+def factor_mass(packed: Tensor, dim: int, eps: float = 0.0, *, scale: float = 1.0, shift: Tensor | None = None) -> Tensor:
+    """scale·(C Cᵀ + eps·I) + shift, (batch, dim, dim), from C's row-major packed lower-triangular entries
+    (dim(dim+1)/2, batch), in one batched product: M itself by default, the Newton matrix K = M/h + R/2 with
+    ``scale`` 1/h and ``shift`` R/2 ((dim, dim) or (batch, dim, dim))."""
     factor = unpack_factor(packed, dim)
-    return torch.baddbmm(torch.eye(dim, dtype=packed.dtype, device=packed.device).mul(eps).expand(factor.shape[0], dim, dim), factor, factor.mT)
+    base = torch.eye(dim, dtype=packed.dtype, device=packed.device).mul(scale * eps)
+    if shift is not None:
+        base = base + shift
+    return torch.baddbmm(base.expand(factor.shape[0], dim, dim), factor, factor.mT, alpha=scale)
 
 
 def batched_matvec(matrix: Tensor, vector: Tensor) -> Tensor:
@@ -35,10 +40,11 @@ def spd_inverse(matrix: Tensor) -> Tensor:
     """Inverse of symmetric positive-definite matrices (..., n, n) by Cholesky (about twice as fast as a general
     inverse of small batched matrices); rows whose factorization fails are NaN, never an exception."""
     factor, info = torch.linalg.cholesky_ex(matrix)
-    eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device).expand_as(matrix)
-    inverse_factor = torch.linalg.solve_triangular(factor, eye, upper=False)
-    inverse = inverse_factor.mT @ inverse_factor
-    return torch.where((info == 0)[..., None, None], inverse, torch.full_like(inverse, float("nan")))
+    eye = torch.eye(matrix.shape[-1], dtype=matrix.dtype, device=matrix.device)
+    # the right-hand side carries the verdict: NaN for the failed rows, so their inverse is NaN
+    rhs = torch.where((info == 0)[..., None, None], eye, float("nan"))
+    inverse_factor = torch.linalg.solve_triangular(factor, rhs, upper=False)
+    return inverse_factor.mT @ inverse_factor
 
 
 def broyden_update(inverse: Tensor, step: Tensor, change: Tensor, rows: Tensor) -> Tensor:
@@ -56,4 +62,4 @@ def broyden_update(inverse: Tensor, step: Tensor, change: Tensor, rows: Tensor) 
     # a NaN or inf anywhere in the rank-one term makes this sum non-finite
     finite = ((left.sum(-1) + th.sum(-1)).abs() < float("inf"))
     keep = (rows & (denominator.square() > 1e-12 * scale) & finite).unsqueeze(-1)
-    return inverse + torch.where(keep, left, 0.0).unsqueeze(-1) * torch.where(keep, th, 0.0).unsqueeze(-2)
+    return torch.addcmul(inverse, torch.where(keep, left, 0.0).unsqueeze(-1), torch.where(keep, th, 0.0).unsqueeze(-2))

@@ -153,15 +153,15 @@ class DELStepper:
         K is not positive definite: the iteration treats them as failed directions."""
         if self.jacobian == "exact":
             return None
+        h = self.lagrangian.dt
+        shift = None if terms is None or terms.damping is None else 0.5 * terms.damping.detach()
         if part.mass_factor is not None:
-            mass = factor_mass(part.mass_factor.detach(), part.d1.shape[-1], getattr(self.lagrangian, "eps", 0.0))
+            k = factor_mass(part.mass_factor.detach(), part.d1.shape[-1], getattr(self.lagrangian, "eps", 0.0), scale=1.0 / h,
+                            shift=shift)
         elif part.mass is not None:
-            mass = part.mass.detach()
+            k = part.mass.detach() / h + (0.0 if shift is None else shift)
         else:
             return None
-        k = mass / self.lagrangian.dt
-        if terms is not None and terms.damping is not None:
-            k = k + 0.5 * terms.damping.detach()
         batch, dim = part.d1.shape
         return spd_inverse(k).expand(batch, dim, dim)
 
@@ -271,7 +271,7 @@ class DELStepper:
         if not exact:
             r0, p_next0, part0, terms0 = self._residual_parts(q, p, u, x0)
             fresh = self._newton_inverse(part0, terms0)
-            usable = torch.isfinite(r0).all(-1) & torch.isfinite(fresh).flatten(1).all(-1)
+            usable = torch.isfinite(r0.sum(-1) + fresh.sum((-2, -1)))  # a NaN or inf anywhere makes the sum non-finite
             inverse = torch.where(usable[:, None, None], fresh, inverse)
             initial = (r0, (p_next0, part0.d1))
         early_exit = q.device.type == "cpu" and not torch.compiler.is_compiling()
