@@ -105,3 +105,24 @@ def test_graph_does_not_grow_with_newton_iterations():
         assert (info.iterations == max_iter).all()
         sizes.append(_graph_size(q2))
     assert sizes[0] == sizes[1] == sizes[2]
+
+
+def test_batch_jacobians_of_the_residual_match_central_differences(device):
+    """The exact Jacobian that the implicit gradients solve with: a loop of vector-Jacobian products (the CPU's) and
+    one batched backward pass (CUDA's) agree with central differences."""
+    from lawm_env.mechanics import DELStepper
+    from lawm_env.mechanics.autodiff import batched_vjp_jacobian, looped_vjp_jacobian, value_and_batch_jacobian
+
+    lag, force, q0, q1, u0, u1 = (t.to(device) for t in _system(seed=2))
+    stepper = DELStepper(lag, force)
+    p = stepper.start(q0, q1, u0).momentum.detach()
+    x = (2 * q1 - q0).detach()
+    residual = lambda y: stepper._residual_and_momentum(q1, p, u1, y)  # noqa: E731
+    eps = 1e-6
+    with torch.no_grad():
+        columns = [(residual(x + eps * e)[0] - residual(x - eps * e)[0]) / (2 * eps) for e in torch.eye(3, dtype=x.dtype, device=device)]
+    expected = torch.stack(columns, -1)
+    torch.testing.assert_close(value_and_batch_jacobian(residual, x)[1], expected, rtol=1e-6, atol=1e-8)
+    for jacobian in (looped_vjp_jacobian, batched_vjp_jacobian):
+        xg = x.clone().requires_grad_(True)
+        torch.testing.assert_close(jacobian(residual(xg)[0], xg), expected, rtol=1e-6, atol=1e-8)
