@@ -8,8 +8,10 @@ it can be captured once per input signature into a ``torch.cuda.CUDAGraph`` and 
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from typing import Any, Callable
+import threading
+from typing import Any, Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -17,6 +19,20 @@ from torch.utils._pytree import tree_flatten, tree_map, tree_unflatten
 
 MAX_GRAPHS = 8
 """Captured graphs kept per function (one per input signature); the oldest is dropped beyond that."""
+
+_state = threading.local()
+
+
+@contextlib.contextmanager
+def eager() -> Iterator[None]:
+    """Inside the block every ``GraphedFunction`` runs eagerly (for work on varying shapes, such as repairing a
+    few rows after a replay, which would otherwise capture a graph per shape)."""
+    previous = getattr(_state, "eager", False)
+    _state.eager = True
+    try:
+        yield
+    finally:
+        _state.eager = previous
 
 
 class GraphedFunction:
@@ -32,17 +48,20 @@ class GraphedFunction:
     ``fn`` must launch the same kernels for every input of one signature and read nothing on the host (the
     static DEL solve does not); randomness must come from its inputs. Moving the modules to another device
     re-captures (its parameters' storage is part of the signature); updating its parameters in place (an
-    optimizer step, ``load_state_dict``) is seen by the graphs.
+    optimizer step, ``load_state_dict``) is seen by the graphs. ``repair(args, outputs)``, when given, sees
+    every replay's outputs and returns them, amended where the static computation needs eager help.
     """
 
-    def __init__(self, fn: Callable[..., Any], *modules: nn.Module, enabled: bool = True) -> None:
-        self.fn, self.modules, self.enabled = fn, modules, enabled
+    def __init__(self, fn: Callable[..., Any], *modules: nn.Module, enabled: bool = True,
+                 repair: Callable[[tuple, Any], Any] | None = None) -> None:
+        self.fn, self.modules, self.enabled, self.repair = fn, modules, enabled, repair
         self._graphs: dict[tuple, _Captured] = {}
 
     def __call__(self, *args: Any) -> Any:
         leaves, spec = tree_flatten(args)
         tensors = [x for x in leaves if isinstance(x, Tensor)]
-        if (not self.enabled or torch.is_grad_enabled() or not tensors or not all(t.is_cuda for t in tensors)
+        if (not self.enabled or getattr(_state, "eager", False) or torch.is_grad_enabled() or not tensors
+                or not all(t.is_cuda for t in tensors)
                 or torch.cuda.is_current_stream_capturing()):  # inside another capture: becomes part of that graph
             return self.fn(*args)
         key = (spec, tuple(_signature(x) for x in leaves), self._parameter_storage())
@@ -51,7 +70,8 @@ class GraphedFunction:
             captured = self._graphs[key] = _Captured(self.fn, leaves, spec)
             while len(self._graphs) > MAX_GRAPHS:
                 self._graphs.pop(next(iter(self._graphs)))
-        return captured.replay(tensors)
+        outputs = captured.replay(tensors)
+        return outputs if self.repair is None else self.repair(args, outputs)
 
     def _parameter_storage(self) -> tuple[int, ...]:
         return tuple(p.data_ptr() for module in self.modules for p in module.parameters())
@@ -62,10 +82,11 @@ class GraphedFunction:
 
     def __deepcopy__(self, memo: dict) -> "GraphedFunction":
         """A copy for the copied module, without graphs (they belong to the original's parameters)."""
-        return GraphedFunction(copy.deepcopy(self.fn, memo), *copy.deepcopy(self.modules, memo), enabled=self.enabled)
+        return GraphedFunction(copy.deepcopy(self.fn, memo), *copy.deepcopy(self.modules, memo), enabled=self.enabled,
+                               repair=copy.deepcopy(self.repair, memo))
 
     def __getstate__(self) -> dict:
-        return {"fn": self.fn, "modules": self.modules, "enabled": self.enabled, "_graphs": {}}
+        return {"fn": self.fn, "modules": self.modules, "enabled": self.enabled, "repair": self.repair, "_graphs": {}}
 
 
 def _signature(x: Any) -> Any:
@@ -96,3 +117,20 @@ class _Captured:
             buffer.copy_(x)
         self.graph.replay()
         return tree_map(lambda t: t.clone() if isinstance(t, Tensor) else t, self.outputs)
+
+
+def take_rows(tree: Any, rows: Tensor) -> Any:
+    """The rows ``rows`` of every tensor of a pytree whose tensors have the batch first (None stays None)."""
+    return tree_map(lambda t: t[rows] if isinstance(t, Tensor) else t, tree)
+
+
+def put_rows(tree: Any, rows: Tensor, part: Any) -> Any:
+    """``tree`` with the rows ``rows`` of its tensors replaced by those of ``part`` (same structure)."""
+    leaves, spec = tree_flatten(tree)
+    out = []
+    for whole, piece in zip(leaves, tree_flatten(part)[0]):
+        if isinstance(whole, Tensor):
+            whole = whole.clone()
+            whole[rows] = piece
+        out.append(whole)
+    return tree_unflatten(out, spec)

@@ -28,6 +28,8 @@ class EpisodeReport:
     """Mean planning time per action (NaN for the random policy)."""
     imagined_steps_per_s: float = float("nan")
     """Imagined latent steps per second of planning."""
+    converged: float = float("nan")
+    """Share of the imagined steps whose DEL solve converged."""
 
 
 @dataclass
@@ -39,12 +41,14 @@ class DemoReport:
     videos: list[Path] = field(default_factory=list)
 
     def table(self) -> str:
-        rows = ["seed         MPC return   random return   plan ms/action   imagined steps/s"]
+        rows = ["seed         MPC return   random return   plan ms/action   imagined steps/s   converged"]
         for m, r in zip(self.mpc, self.random):
-            rows.append(f"{m.seed:<12d} {m.ret:10.1f}   {r.ret:13.1f}   {m.plan_ms:14.1f}   {m.imagined_steps_per_s:16.0f}")
+            rows.append(f"{m.seed:<12d} {m.ret:10.1f}   {r.ret:13.1f}   {m.plan_ms:14.1f}   {m.imagined_steps_per_s:16.0f}   "
+                        f"{m.converged:9.2%}")
         mean = lambda xs: float(np.mean(xs))  # noqa: E731
         rows.append(f"{'mean':<12s} {mean([m.ret for m in self.mpc]):10.1f}   {mean([r.ret for r in self.random]):13.1f}   "
-                    f"{mean([m.plan_ms for m in self.mpc]):14.1f}   {mean([m.imagined_steps_per_s for m in self.mpc]):16.0f}")
+                    f"{mean([m.plan_ms for m in self.mpc]):14.1f}   {mean([m.imagined_steps_per_s for m in self.mpc]):16.0f}   "
+                    f"{mean([m.converged for m in self.mpc]):9.2%}")
         return "\n".join(rows)
 
 
@@ -59,7 +63,7 @@ def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.
     """One closed-loop episode; appends side-by-side frames to ``video`` when given."""
     agent.reset(seed)
     agent.plan_seconds.clear()
-    imagined_before = agent.objective.imagined_steps
+    imagined_before, converged_before = agent.objective.imagined_steps, agent.objective.converged_steps
 
     def policy(frame: np.ndarray, state: np.ndarray) -> np.ndarray:
         action = agent.act(frame)
@@ -70,8 +74,9 @@ def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.
     episode = run_episode(env, seed, steps, policy)
     planning = float(np.sum(agent.plan_seconds))
     imagined = agent.objective.imagined_steps - imagined_before
+    converged = (agent.objective.converged_steps - converged_before) / imagined if imagined else float("nan")
     return EpisodeReport(seed, float(episode.rewards.sum()), episode.steps, 1000 * planning / max(len(agent.plan_seconds), 1),
-                         imagined / planning if planning > 0 else float("nan"))
+                         imagined / planning if planning > 0 else float("nan"), converged)
 
 
 def run_demo(model: WorldModel, task: str, seeds: list[int], steps: int, planner: PlannerConfig, out: Path | None,

@@ -47,11 +47,15 @@ class ImaginedReturn:
         return returns
 
     @property
+    def converged_steps(self) -> int:
+        """How many of the imagined steps counted in ``imagined_steps`` had a converged DEL solve (reads it from
+        the device)."""
+        return 0 if self._converged_steps is None else int(self._converged_steps)
+
+    @property
     def converged_fraction(self) -> float:
         """Share of the imagined steps counted in ``imagined_steps`` whose DEL solve converged (1.0 before any)."""
-        if not self.imagined_steps:
-            return 1.0
-        return int(self._converged_steps) / self.imagined_steps
+        return self.converged_steps / self.imagined_steps if self.imagined_steps else 1.0
 
     @torch.no_grad()
     def imagine(self, actions: Tensor) -> Tensor:

@@ -44,7 +44,7 @@ def test_residual_reported_is_the_true_residual():
     q0 = torch.randn(10, 3, dtype=torch.float64)
     q1 = q0 + dt * torch.randn(10, 3, dtype=torch.float64)
     with torch.no_grad():
-        q2, info = solve_del(lag, q0, q1, max_iter=1, tol=1e-300)
+        q2, info = solve_del(lag, q0, q1, max_iter=1, tol=1e-300, rescue=False)
         r = lag.partials(q0, q1).d2 + lag.partials(q1, q2).d1
     assert torch.allclose(torch.linalg.vector_norm(r, dim=-1), info.residual, rtol=1e-6, atol=1e-14)
     assert not info.converged.any() and (info.iterations == 1).all()
@@ -183,24 +183,49 @@ def test_relative_tolerance_scales_with_momentum():
     assert not absolute.converged.all()
 
 
-def test_each_samples_solve_is_independent_of_the_rest_of_the_batch():
-    """At large velocities some quasi-Newton solves fail and get the exact retry, some exhaust max_iter. Each
-    sample's retry uses what remains of its own budget, so solving the batch at once or one sample at a time
-    gives the same solutions and the same verdicts (with a budget shared by the batch, samples beside one
-    that used every iteration lost their retry)."""
+@pytest.mark.parametrize("rescue, max_iter", [(False, 6), (True, 2)])
+def test_each_samples_solve_is_independent_of_the_rest_of_the_batch(rescue, max_iter):
+    """At large velocities some solves converge within the budget and some do not (with the rescue too, at a
+    small budget). Each sample's solve, its rescue included, follows from its own system, so solving the batch at
+    once or one sample at a time gives the same solutions and the same verdicts."""
     torch.manual_seed(5)
     dt = 0.1
     lag = MechanicalLagrangian(4, dt, hidden=32).double()
     q0 = torch.randn(96, 4, dtype=torch.float64) * 3
     q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
     with torch.no_grad():
-        batch, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6)
-        single = [solve_del(lag, q0[i:i + 1], q1[i:i + 1], tol=1e-9, max_iter=6) for i in range(96)]
+        batch, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=max_iter, rescue=rescue)
+        single = [solve_del(lag, q0[i:i + 1], q1[i:i + 1], tol=1e-9, max_iter=max_iter, rescue=rescue) for i in range(96)]
     assert 0 < int(info.converged.sum()) < 96  # both outcomes occur
-    assert int((info.iterations == 6).sum()) > 0  # some samples used every iteration
     assert torch.equal(info.converged, torch.cat([s[1].converged for s in single]))
     assert torch.equal(info.iterations, torch.cat([s[1].iterations for s in single]))
-    torch.testing.assert_close(batch, torch.cat([s[0] for s in single]), rtol=0, atol=1e-8)
+    alone = torch.cat([s[0] for s in single])
+    torch.testing.assert_close(batch[info.converged], alone[info.converged], rtol=0, atol=1e-8)
+    # an unconverged sample stops at an intermediate iterate, where the forward-difference Jacobian's round-off
+    # (other batch sizes round differently) shows more
+    torch.testing.assert_close(batch, alone, rtol=0, atol=1e-6)
+
+
+def test_rescue_finds_the_solutions_the_quasi_newton_iteration_misses():
+    """Large latent velocities: the chord matrix misses the Jacobian's velocity terms and quasi-Newton converges 20
+    of 96 samples within 6 iterations, though every one has a solution (exact Newton finds it). The rescue
+    (Newton with a forward-difference Jacobian from the prediction, the best iterate, constant velocity and rest)
+    converges the others to the same solutions, costs iterations only there, and leaves the converged samples
+    exactly as they were."""
+    torch.manual_seed(5)
+    dt = 0.1
+    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
+    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
+    with torch.no_grad():
+        plain, plain_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6, rescue=False)
+        rescued, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6)
+        exact, exact_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40, jacobian="exact")
+    ok = plain_info.converged
+    assert int(ok.sum()) == 20 and exact_info.converged.all() and info.converged.all()
+    assert torch.equal(rescued[ok], plain[ok]) and torch.equal(info.iterations[ok], plain_info.iterations[ok])
+    assert (info.iterations[~ok] > 6).all()
+    torch.testing.assert_close(rescued[~ok], exact[~ok], rtol=0, atol=1e-8)
 
 
 def test_inactive_rows_are_not_solved_and_the_others_are_unchanged():

@@ -16,9 +16,10 @@ Newton evaluation instead of recomputing it. Two paths:
 The implicit step is static-shape tensor code: a fixed iteration budget, rows frozen by masking once they
 converge, no row selection and no value read on the host, so a step and a rollout trace into one graph
 (``torch.compile(fullgraph=True)``; a captured CUDA graph). On the CPU an eager step stops iterating once every
-row is frozen, which changes no result. Rows that fail can be rescued by ``rescue=True``: Newton with the full
-Jacobian by forward differences on those rows only, after the static solve and only when a row failed; that
-reads the verdicts on the host, so hot paths (planning, imagination) leave it off.
+row is frozen, which changes no result. With ``rescue=True``, rows that still fail get Newton with the full
+Jacobian by forward differences, from four starts in turn (the prediction, the best iterate, constant
+velocity, rest): only those rows, only when a row failed. That reads the verdicts on the host, so it runs after
+the static solve, and never inside a trace or a CUDA-graph capture.
 
 Gradients through the implicit path use the implicit function theorem: backward solves Jᵀλ = g at the
 solution and sends -λ through a single residual evaluation, so memory does not grow with iterations.
@@ -235,28 +236,32 @@ class DELStepper:
             return r, (p_next, d1)
         return evaluate
 
-    def _rescue(self, result: NewtonResult, q: Tensor, p: Tensor, u: Tensor | None, tol: float | Tensor,
-                limits: Tensor | None) -> NewtonResult:
+    def _rescue(self, result: NewtonResult, starts: tuple[Tensor, ...], q: Tensor, p: Tensor, u: Tensor | None,
+                tol: float | Tensor, limits: Tensor | None) -> NewtonResult:
         """Rows the quasi-Newton iteration left unconverged get Newton with the full Jacobian (by forward
-        differences, one batched residual evaluation) from their best iterate, each for what remains of its own
-        ``max_iter`` (or of its ``limits``). Which rows are retried, and for how long, follows from each row's own
-        iterations, never from the rest of the batch; the arithmetic itself may round differently for different
-        batch sizes, so results agree across batchings to round-off only."""
-        rows = (~result.converged).nonzero().squeeze(-1)
-        budget = (self.max_iter if limits is None else limits[rows]) - result.iterations[rows]
-        rows, budget = rows[budget > 0], budget[budget > 0]
-        if rows.numel() == 0:
-            return result
-        evaluate = self._evaluator(q, p, u, "differences")
-        tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
-        retry = damped_newton(lambda x, index: evaluate(x, rows if index is None else rows[index]), result.x[rows],
-                              tol=tol_rows, max_iter=int(budget.max()), limits=budget, early_exit=True)
+        differences, one batched residual evaluation per iteration), from each of ``starts`` in turn while they
+        still fail, ``max_iter`` iterations from each; a row keeps its smallest residual. Where the learned mass
+        is nearly singular and the latent velocity large, the chord matrix M/h + R/2 misses the Jacobian's
+        velocity terms and the quasi-Newton iteration stalls although a solution exists nearby. Rows whose
+        ``limits`` are 0 (not to be solved) are left alone. Which rows are retried, and how, follows from each
+        row's own solve, never from the rest of the batch; results agree across batchings to round-off."""
         x, norm, iterations, converged = (t.clone() for t in result[:4])
-        x[rows], norm[rows], converged[rows] = retry.x, retry.residual_norm, retry.converged
-        iterations[rows] += retry.iterations
         payload = tuple(t.clone() for t in result.payload)
-        for t, t_retry in zip(payload, retry.payload):
-            t[rows] = t_retry
+        evaluate = self._evaluator(q, p, u, "differences")
+        for start in starts:
+            failed = ~converged if limits is None else ~converged & (limits > 0)
+            rows = failed.nonzero().squeeze(-1)
+            if rows.numel() == 0:
+                break
+            tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
+            retry = damped_newton(lambda y, index: evaluate(y, rows if index is None else rows[index]), start[rows],
+                                  tol=tol_rows, max_iter=self.max_iter, fallback=q[rows], early_exit=True)
+            better = retry.residual_norm < norm[rows]
+            kept = rows[better]
+            x[kept], norm[kept], converged[kept] = retry.x[better], retry.residual_norm[better], retry.converged[better]
+            for t, t_retry in zip(payload, retry.payload):
+                t[kept] = t_retry[better]
+            iterations[rows] += retry.iterations
         return NewtonResult(x, norm, iterations, converged, payload, result.inverse)
 
     def _solve(self, q_prev: Tensor, q: Tensor, p: Tensor, d1: Tensor | None, inverse: Tensor | None,
@@ -287,8 +292,10 @@ class DELStepper:
         with torch.no_grad():  # on CUDA the solve replays a captured graph, also inside a training step
             prediction, result = self._graphed_solve(state.q_prev.detach(), q_c, p_c, _detach(state.d1), state.newton_inverse,
                                                      state.predictor_error, u_c, tol, limits, self.max_iter)
-            if self.rescue and state.newton_inverse is not None:
-                result = self._rescue(result, q_c, p_c, u_c, tol, limits)
+            if self.rescue and state.newton_inverse is not None and not _tracing():
+                x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
+                starts = (x0, result.x, 2.0 * q_c - state.q_prev.detach(), q_c)  # prediction, best iterate, constant velocity, rest
+                result = self._rescue(result, starts, q_c, p_c, u_c, tol, limits)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)
         x_star, inverse = result.x, result.inverse
         error = torch.where(result.converged.unsqueeze(-1), x_star - prediction, torch.zeros_like(x_star))
@@ -301,6 +308,12 @@ class DELStepper:
                 _, p_next, part, _ = self._residual_parts(q, p, u, q_next)
                 return DELState(q, q_next, u, p_next, part.d1, inverse, error), info
         return DELState(q, x_star, u, result.payload[0], result.payload[1], inverse, error), info
+
+
+def _tracing() -> bool:
+    """True while the step is traced (torch.compile) or captured into a CUDA graph: the rescue, which reads the
+    verdicts on the host, is left to the caller then (``WorldModel`` repairs the rows after a replay)."""
+    return torch.compiler.is_compiling() or (torch.cuda.is_available() and torch.cuda.is_current_stream_capturing())
 
 
 def _detach(x: Tensor | None) -> Tensor | None:

@@ -74,7 +74,7 @@ class DELTransition(nn.Module):
         else:
             raise ValueError(f"lagrangian must be 'mechanical' or 'separable', got {lagrangian!r}")
         self.forcing = DiscreteForcing(latent_dim, action_dim, fine_dt)
-        self.stepper = DELStepper(self.lagrangian, self.forcing, tol=tol, rtol=rtol, max_iter=max_iter)
+        self.stepper = DELStepper(self.lagrangian, self.forcing, tol=tol, rtol=rtol, max_iter=max_iter, rescue=True)
 
     def _fine(self, q: Tensor, q_other: Tensor) -> Tensor:
         """The point one fine step from ``q`` towards ``q_other`` (one step of ``dt`` away), at constant velocity;

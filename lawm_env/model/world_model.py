@@ -19,7 +19,7 @@ from lawm_env.model.transitions import (
     matched_mlp_hidden,
     parameter_count,
 )
-from lawm_env.graphs import GraphedFunction
+from lawm_env.graphs import GraphedFunction, eager, put_rows, take_rows
 from lawm_env.model.vision import ConvDecoder, ConvEncoder
 from lawm_env.networks import mlp
 
@@ -111,9 +111,10 @@ class WorldModel(nn.Module):
         features = config.latent_dim + config.angles
         self.reward_head = mlp(2 * features + config.action_dim, 1, config.hidden, config.depth)
         self.transition = build_transition(config)
-        # without grad on CUDA, steps and rollouts replay captured CUDA graphs (see lawm_env.graphs)
-        self._graphed_step = GraphedFunction(self._step, self)
-        self._graphed_rollout = GraphedFunction(self._rollout, self)
+        # without grad on CUDA, steps and rollouts replay captured CUDA graphs (see lawm_env.graphs); rows whose
+        # solve failed in a replay are solved again eagerly, with the transition's rescue
+        self._graphed_step = GraphedFunction(self._step, self, repair=self._repair_step)
+        self._graphed_rollout = GraphedFunction(self._rollout, self, repair=self._repair_rollout)
 
     def encode(self, frames: Tensor) -> Tensor:
         """uint8 or [0, 1] float frames (..., H, W, 3) → q (..., d)."""
@@ -145,6 +146,28 @@ class WorldModel(nn.Module):
 
     def _step(self, state: TransitionState, u: Tensor, active: Tensor | None) -> tuple[TransitionState, DELInfo]:
         return self.transition.step(state, u, active)
+
+    def _repair_step(self, args: tuple, outputs: tuple[TransitionState, DELInfo]) -> tuple[TransitionState, DELInfo]:
+        """After a replayed step, the rows whose solve failed are stepped again eagerly (where the rescue runs)."""
+        state, u, active = args
+        failed = ~outputs[1].converged if active is None else ~outputs[1].converged & active
+        rows = failed.nonzero().squeeze(-1)
+        if rows.numel() == 0:
+            return outputs
+        with eager():
+            part = self._step(take_rows(state, rows), u[rows], None if active is None else active[rows])
+        return put_rows(outputs, rows, part)
+
+    def _repair_rollout(self, args: tuple, outputs: tuple[TransitionState, "Imagined"]) -> tuple[TransitionState, "Imagined"]:
+        """After a replayed rollout, the rows with a failed solve are imagined again eagerly (where the rescue
+        runs); rows are independent, so they end as an eager rollout of the whole batch would."""
+        state, actions = args
+        rows = (~outputs[1].converged.all(1)).nonzero().squeeze(-1)
+        if rows.numel() == 0:
+            return outputs
+        with eager():
+            part = self._rollout(take_rows(state, rows), actions[rows])
+        return put_rows(outputs, rows, part)
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""
