@@ -103,15 +103,21 @@ def test_non_finite_directions_for_every_sample_stall_without_an_empty_evaluatio
     assert forward_difference_jacobian(lambda y, n: y**2, torch.zeros(0, 2), torch.zeros(0, 2)).shape == (0, 2, 2)
 
 
-def test_large_velocities_converge_to_the_exact_newton_solution():
-    """At large latent velocities the velocity-dependent Jacobian terms dominate M/h, which the structured
-    matrix misses: its Broyden updates (and the exact retry after a failed line search) still converge every
-    sample to the solution that exact Newton finds."""
+def _fast_system(batch: int):
+    """A random learned Lagrangian (float64, h 0.1) and pairs at large latent speeds (about 15), where the chord
+    matrix misses much of the Jacobian."""
     torch.manual_seed(5)
     dt = 0.1
     lag = MechanicalLagrangian(4, dt, hidden=32).double()
-    q0 = torch.randn(256, 4, dtype=torch.float64) * 3
-    q1 = q0 + dt * 15 * torch.randn(256, 4, dtype=torch.float64)
+    q0 = torch.randn(batch, 4, dtype=torch.float64) * 3
+    return lag, q0, q0 + dt * 15 * torch.randn(batch, 4, dtype=torch.float64)
+
+
+def test_large_velocities_converge_to_the_exact_newton_solution():
+    """At large latent velocities the velocity-dependent Jacobian terms dominate M/h, which the structured
+    matrix misses: its Broyden updates (and the rescue where they stall) still converge every
+    sample to the solution that exact Newton finds."""
+    lag, q0, q1 = _fast_system(256)
     with torch.no_grad():
         q2, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40)
         reference, exact_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=40, jacobian="exact")
@@ -188,11 +194,7 @@ def test_each_samples_solve_is_independent_of_the_rest_of_the_batch(rescue, max_
     """At large velocities some solves converge within the budget and some do not (with the rescue too, at a
     small budget). Each sample's solve, its rescue included, follows from its own system, so solving the batch at
     once or one sample at a time gives the same solutions and the same verdicts."""
-    torch.manual_seed(5)
-    dt = 0.1
-    lag = MechanicalLagrangian(4, dt, hidden=32).double()
-    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
-    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
+    lag, q0, q1 = _fast_system(96)
     with torch.no_grad():
         batch, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=max_iter, rescue=rescue)
         single = [solve_del(lag, q0[i:i + 1], q1[i:i + 1], tol=1e-9, max_iter=max_iter, rescue=rescue) for i in range(96)]
@@ -212,11 +214,7 @@ def test_rescue_finds_the_solutions_the_quasi_newton_iteration_misses():
     (Newton with a forward-difference Jacobian from the prediction, the best iterate, constant velocity and rest)
     converges the others to the same solutions, costs iterations only there, and leaves the converged samples
     exactly as they were."""
-    torch.manual_seed(5)
-    dt = 0.1
-    lag = MechanicalLagrangian(4, dt, hidden=32).double()
-    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
-    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
+    lag, q0, q1 = _fast_system(96)
     with torch.no_grad():
         plain, plain_info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6, rescue=False)
         rescued, info = solve_del(lag, q0, q1, tol=1e-9, max_iter=6)
@@ -231,12 +229,8 @@ def test_rescue_finds_the_solutions_the_quasi_newton_iteration_misses():
 def test_inactive_rows_are_not_solved_and_the_others_are_unchanged():
     """Rows marked inactive take no iteration (nor the exact retry); the active rows, failures and retries
     among them, get the solutions and verdicts of the step without a mask."""
-    torch.manual_seed(5)
-    dt = 0.1
-    lag = MechanicalLagrangian(4, dt, hidden=32).double()
+    lag, q0, q1 = _fast_system(96)
     stepper = DELStepper(lag, tol=1e-9, max_iter=6)
-    q0 = torch.randn(96, 4, dtype=torch.float64) * 3
-    q1 = q0 + dt * 15 * torch.randn(96, 4, dtype=torch.float64)
     active = torch.arange(96) % 3 != 0
     with torch.no_grad():
         full, full_info = stepper.step(stepper.start(q0, q1))
