@@ -118,19 +118,3 @@ class _Captured:
         self.graph.replay()
         return tree_map(lambda t: t.clone() if isinstance(t, Tensor) else t, self.outputs)
 
-
-def take_rows(tree: Any, rows: Tensor) -> Any:
-    """The rows ``rows`` of every tensor of a pytree whose tensors have the batch first (None stays None)."""
-    return tree_map(lambda t: t[rows] if isinstance(t, Tensor) else t, tree)
-
-
-def put_rows(tree: Any, rows: Tensor, part: Any) -> Any:
-    """``tree`` with the rows ``rows`` of its tensors replaced by those of ``part`` (same structure)."""
-    leaves, spec = tree_flatten(tree)
-    out = []
-    for whole, piece in zip(leaves, tree_flatten(part)[0]):
-        if isinstance(whole, Tensor):
-            whole = whole.clone()
-            whole[rows] = piece
-        out.append(whole)
-    return tree_unflatten(out, spec)

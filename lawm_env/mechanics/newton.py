@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from lawm_env.mechanics.linalg import batched_matvec, broyden_update
+from lawm_env.mechanics.rows import put_rows, take_rows
 
 Evaluation = tuple[Tensor, tuple[Tensor, ...]]
 EvaluateFn = Callable[[Tensor, "Tensor | None"], Evaluation]
@@ -68,32 +69,6 @@ class _Iterate(NamedTuple):
 
     def active(self) -> Tensor:
         return (self.norm > self.tol) & ~self.stalled & (self.iterations < self.budget)
-
-    def take(self, index: Tensor) -> "_Iterate":
-        return _Iterate(*(_map(lambda t: t[index], field) for field in self))
-
-    def put(self, index: Tensor, part: "_Iterate") -> "_Iterate":
-        def put_one(whole: Tensor, rows: Tensor) -> Tensor:
-            out = whole.clone()
-            out[index] = rows
-            return out
-        return _Iterate(*(_map2(put_one, a, b) for a, b in zip(self, part)))
-
-
-def _map(fn, field):
-    if field is None:
-        return None
-    if isinstance(field, tuple):
-        return tuple(fn(t) for t in field)
-    return fn(field)
-
-
-def _map2(fn, a, b):
-    if a is None:
-        return None
-    if isinstance(a, tuple):
-        return tuple(fn(s, t) for s, t in zip(a, b))
-    return fn(a, b)
 
 
 def finite_norm(r: Tensor) -> Tensor:
@@ -156,8 +131,9 @@ def _loop(it: _Iterate, evaluate: EvaluateFn, rows: Tensor | None, iterations: i
                 break
             if count <= COMPACT_FRACTION * active.shape[0]:
                 index = active.nonzero().squeeze(-1)
-                part = _loop(it.take(index), evaluate, index if rows is None else rows[index], iterations - k, True, **options)
-                return it.put(index, part)
+                part = _loop(take_rows(it, index), evaluate, index if rows is None else rows[index], iterations - k, True,
+                             **options)
+                return put_rows(it, index, part)
         it = _iteration(it, active, evaluate, rows, **options)
     return it
 

@@ -40,6 +40,7 @@ from lawm_env.mechanics.forcing import DiscreteForcing, ForceFn, Forcing, as_for
 from lawm_env.mechanics.lagrangians import DiscreteLagrangian, Partials, SeparableLagrangian, as_lagrangian
 from lawm_env.mechanics.linalg import batched_matvec, factor_mass, spd_inverse
 from lawm_env.mechanics.newton import NewtonResult, damped_newton
+from lawm_env.mechanics.rows import put_rows, take_rows
 
 JacobianMode = Literal["structured", "exact"]
 Method = Literal["auto", "newton"]
@@ -245,30 +246,28 @@ class DELStepper:
         velocity terms and the quasi-Newton iteration stalls although a solution exists nearby. Rows whose
         ``limits`` are 0 (not to be solved) are left alone. Which rows are retried, and how, follows from each
         row's own solve, never from the rest of the batch; results agree across batchings to round-off."""
-        x, norm, iterations, converged = (t.clone() for t in result[:4])
-        payload = tuple(t.clone() for t in result.payload)
+        solved = result._replace(inverse=None)  # the rows' fields; a retry has no inverse matrix either
         evaluate = self._evaluator(q, p, u, "differences")
         for start in starts:
-            failed = ~converged if limits is None else ~converged & (limits > 0)
+            failed = ~solved.converged if limits is None else ~solved.converged & (limits > 0)
             rows = failed.nonzero().squeeze(-1)
             if rows.numel() == 0:
                 break
             tol_rows = tol[rows] if isinstance(tol, Tensor) and tol.dim() else tol
             retry = damped_newton(lambda y, index: evaluate(y, rows if index is None else rows[index]), start[rows],
                                   tol=tol_rows, max_iter=self.max_iter, fallback=q[rows], early_exit=True)
-            better = retry.residual_norm < norm[rows]
-            kept = rows[better]
-            x[kept], norm[kept], converged[kept] = retry.x[better], retry.residual_norm[better], retry.converged[better]
-            for t, t_retry in zip(payload, retry.payload):
-                t[kept] = t_retry[better]
-            iterations[rows] += retry.iterations
-        return NewtonResult(x, norm, iterations, converged, payload, result.inverse)
+            retry = retry._replace(payload=retry.payload[:len(solved.payload)])  # without the Jacobian it carried
+            better = retry.residual_norm < solved.residual_norm[rows]
+            iterations = solved.iterations.index_add(0, rows, retry.iterations)  # iterations add up, kept or not
+            solved = put_rows(solved, rows[better], take_rows(retry, better))._replace(iterations=iterations)
+        return solved._replace(inverse=result.inverse)
 
     def _solve(self, q_prev: Tensor, q: Tensor, p: Tensor, d1: Tensor | None, inverse: Tensor | None,
                predictor_error: Tensor | None, u: Tensor | None, tol: float | Tensor, limits: Tensor | None,
-               max_iter: int) -> tuple[Tensor, NewtonResult]:
+               max_iter: int) -> tuple[Tensor, Tensor, NewtonResult]:
         """The static solve of one step from detached inputs: the predictor, then quasi-Newton from it (or Newton
-        with the exact Jacobian without structure). Returns the prediction and the solver's result."""
+        with the exact Jacobian without structure). Returns the prediction, the start point (the prediction plus
+        the last predictor error) and the solver's result."""
         exact = inverse is None
         prediction = self._predict(DELState(q_prev, q, None, p, d1, inverse), u)
         x0 = prediction if predictor_error is None else prediction + predictor_error
@@ -282,7 +281,7 @@ class DELStepper:
         early_exit = q.device.type == "cpu" and not torch.compiler.is_compiling()
         result = damped_newton(self._evaluator(q, p, u, "exact" if exact else "none"), x0, tol=tol, max_iter=max_iter,
                                inverse=inverse, initial=initial, fallback=q, limits=limits, early_exit=early_exit)
-        return prediction, result
+        return prediction, x0, result
 
     def _implicit_step(self, state: DELState, u: Tensor | None, tol: float | Tensor,
                        limits: Tensor | None = None) -> tuple[DELState, DELInfo]:
@@ -290,10 +289,9 @@ class DELStepper:
         q_c, p_c = q.detach(), p.detach()
         u_c = None if u is None else u.detach()
         with torch.no_grad():  # on CUDA the solve replays a captured graph, also inside a training step
-            prediction, result = self._graphed_solve(state.q_prev.detach(), q_c, p_c, _detach(state.d1), state.newton_inverse,
-                                                     state.predictor_error, u_c, tol, limits, self.max_iter)
+            prediction, x0, result = self._graphed_solve(state.q_prev.detach(), q_c, p_c, _detach(state.d1), state.newton_inverse,
+                                                         state.predictor_error, u_c, tol, limits, self.max_iter)
             if self.rescue and state.newton_inverse is not None and not _tracing():
-                x0 = prediction if state.predictor_error is None else prediction + state.predictor_error
                 starts = (x0, result.x, 2.0 * q_c - state.q_prev.detach(), q_c)  # prediction, best iterate, constant velocity, rest
                 result = self._rescue(result, starts, q_c, p_c, u_c, tol, limits)
         info = DELInfo(result.iterations, result.residual_norm, result.converged)

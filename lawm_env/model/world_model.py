@@ -19,7 +19,8 @@ from lawm_env.model.transitions import (
     matched_mlp_hidden,
     parameter_count,
 )
-from lawm_env.graphs import GraphedFunction, eager, put_rows, take_rows
+from lawm_env.graphs import GraphedFunction, eager
+from lawm_env.mechanics.rows import put_rows, take_rows
 from lawm_env.model.vision import ConvDecoder, ConvEncoder
 from lawm_env.networks import mlp
 
@@ -149,25 +150,14 @@ class WorldModel(nn.Module):
 
     def _repair_step(self, args: tuple, outputs: tuple[TransitionState, DELInfo]) -> tuple[TransitionState, DELInfo]:
         """After a replayed step, the rows whose solve failed are stepped again eagerly (where the rescue runs)."""
-        state, u, active = args
+        active = args[2]
         failed = ~outputs[1].converged if active is None else ~outputs[1].converged & active
-        rows = failed.nonzero().squeeze(-1)
-        if rows.numel() == 0:
-            return outputs
-        with eager():
-            part = self._step(take_rows(state, rows), u[rows], None if active is None else active[rows])
-        return put_rows(outputs, rows, part)
+        return _redo_rows(self._step, args, outputs, failed)
 
     def _repair_rollout(self, args: tuple, outputs: tuple[TransitionState, "Imagined"]) -> tuple[TransitionState, "Imagined"]:
         """After a replayed rollout, the rows with a failed solve are imagined again eagerly (where the rescue
         runs); rows are independent, so they end as an eager rollout of the whole batch would."""
-        state, actions = args
-        rows = (~outputs[1].converged.all(1)).nonzero().squeeze(-1)
-        if rows.numel() == 0:
-            return outputs
-        with eager():
-            part = self._rollout(take_rows(state, rows), actions[rows])
-        return put_rows(outputs, rows, part)
+        return _redo_rows(self._rollout, args, outputs, ~outputs[1].converged.all(1))
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""
@@ -203,3 +193,14 @@ class WorldModel(nn.Module):
             infos.append(info)
         stack = lambda name: torch.stack([getattr(i, name) for i in infos], 1)  # noqa: E731
         return state, Imagined(torch.stack(positions, 1), torch.stack(rewards, 1), stack("iterations"), stack("residual"), stack("converged"))
+
+
+def _redo_rows(fn, args: tuple, outputs: tuple, rows: Tensor) -> tuple:
+    """``outputs`` of ``fn(*args)`` with the rows ``rows`` (bool, (batch,)) computed again eagerly (every argument
+    has the batch first; one read of ``rows`` on the host)."""
+    index = rows.nonzero().squeeze(-1)
+    if index.numel() == 0:
+        return outputs
+    with eager():
+        part = fn(*take_rows(args, index))
+    return put_rows(outputs, index, part)
