@@ -133,7 +133,13 @@ class PixelTask(gym.Wrapper):
 
 def quiet_known_warnings() -> None:
     """Silence the numpy DeprecationWarnings that dm-control's ``mujoco/index.py`` raises on every render with
-    recent numpy (hundreds per episode, about dm-control's own code, nothing a user can act on)."""
+    recent numpy (hundreds per episode, about dm-control's own code, nothing a user can act on).
+
+    dm-control's ``composer.environment`` puts an ``always`` filter for every DeprecationWarning in front of the
+    filter list when it is imported (by the suite, on the first ``gym.make``), which would shadow a filter set
+    before it: it is imported first, so that this filter goes in front of it."""
+    import dm_control.composer.environment  # noqa: F401  (its import-time filter must come before ours)
+
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"dm_control\.mujoco\.index")
 
 
