@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from lawm_env.graphs import GraphedFunction
+from lawm_env.graphs import GraphedFunction, eager
 from lawm_env.mechanics import DELStepper, DiscreteForcing, MechanicalLagrangian
 from lawm_env.model import WorldModel, WorldModelConfig
 
@@ -124,6 +124,32 @@ def test_static_step_never_synchronizes_with_the_host_on_cuda():
         finally:
             torch.cuda.set_sync_debug_mode("default")
     assert info.converged.float().mean().item() > 0.9
+
+
+@pytest.mark.gpu
+def test_replays_with_failed_rows_are_repaired_and_later_captures_still_work_on_cuda():
+    """With one quasi-Newton iteration most rows fail inside the replayed graph; the repair solves them again eagerly
+    (with the rescue), and graphs of other shapes are captured and replayed after it, all equal to eager runs."""
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available")
+    torch.manual_seed(0)
+    config = WorldModelConfig(action_dim=1, latent_dim=4, hidden=32, channels=8, image_size=32, max_iter=1)
+    model = WorldModel(config).cuda().eval()
+    with torch.no_grad():
+        for batch, seed in ((64, 2), (1, 3), (64, 4), (5, 5)):
+            state, actions = _rollout_inputs(model, batch, 5, seed)
+            _, replayed = model.rollout(state, actions)
+            with eager():
+                _, reference = model.rollout(state, actions)
+            assert (reference.iterations > 1).any()  # the rescue ran: the one-iteration solve failed somewhere
+            assert torch.equal(replayed.converged, reference.converged)
+            torch.testing.assert_close(replayed.positions, reference.positions, rtol=0, atol=1e-5)
+            step, info = model.step(state, actions[:, 0])
+            with eager():
+                eager_step, eager_info = model.step(state, actions[:, 0])
+            assert torch.equal(info.converged, eager_info.converged)
+            torch.testing.assert_close(step.q, eager_step.q, rtol=0, atol=1e-5)
+    assert len(model._graphed_rollout) == 3
 
 
 def test_rows_that_fail_in_a_replay_are_solved_again_eagerly():
