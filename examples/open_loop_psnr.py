@@ -13,7 +13,7 @@ import argparse
 import torch
 
 from lawm_env.evaluation.open_loop import OpenLoopPSNR, model_predictor, open_loop_quality, repeat_last_frame
-from lawm_env.training.trainer import load_world_model
+from lawm_env.model.io import load_world_model
 
 
 def main() -> None:

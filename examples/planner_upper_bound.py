@@ -22,7 +22,7 @@ import torch
 
 from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.dmc_rewards import BATCHED_REWARDS
-from lawm_env.envs.lawm_env import load_model, resolve_checkpoint
+from lawm_env.model.io import load_world_model
 from planners.config import PlannerConfig
 from planners.fidelity import RankingReport, StartReport, candidate_plans, measure_start, probe_sequences
 from planners.objective import ImaginedReturn
@@ -34,7 +34,7 @@ class RankingProbe:
     the encoded last two real frames) and with the true simulator."""
 
     def __init__(self, checkpoint: str, truth: SimulatorReturn, every: int, count: int, seed: int) -> None:
-        model, _ = load_model(resolve_checkpoint(None if checkpoint == "default" else checkpoint), torch.device("cpu"))
+        model = load_world_model(checkpoint)
         self.model, self.imagined, self.truth = model, ImaginedReturn(model), truth
         self.every, self.count, self.generator = every, count, torch.Generator().manual_seed(seed)
         self.report, self.step = RankingReport(), 0

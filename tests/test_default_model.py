@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 
 from lawm_env.checkpoint import read_checkpoint
-from lawm_env.default_model import DEFAULT_TASK, default_model_path, load_default_model
+from lawm_env.model.io import DEFAULT_MODEL_DIR, DEFAULT_TASK, load_world_model
 
 
 def test_default_model_loads_and_imagines():
-    model = load_default_model()
-    info = read_checkpoint(default_model_path())
+    model = load_world_model()
+    info = read_checkpoint(DEFAULT_MODEL_DIR)
     assert info.metadata["data_source"] == f"dmc:{DEFAULT_TASK}"
     assert model.config.transition == "lawm"
     frames = torch.randint(0, 256, (3, 2, 64, 64, 3), dtype=torch.uint8)
@@ -23,6 +23,6 @@ def test_default_model_loads_and_imagines():
 
 
 def test_default_model_is_small():
-    size = sum(f.stat().st_size for f in default_model_path().iterdir())
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
     assert size < 8 * 2**20
-    assert not (default_model_path() / "optimizer.safetensors").exists()
+    assert not (DEFAULT_MODEL_DIR / "optimizer.safetensors").exists()

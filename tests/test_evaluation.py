@@ -18,7 +18,8 @@ from lawm_env.evaluation.diagnostics import newton_limited
 from lawm_env.evaluation.evaluate import evaluate_model
 from lawm_env.evaluation.heldout import load_windows
 from lawm_env.evaluation.synthetic import invariants_from_positions, position_columns
-from lawm_env.training.trainer import TrainConfig, load_world_model, train
+from lawm_env.model.io import load_world_model
+from lawm_env.training.trainer import TrainConfig, train
 
 
 @pytest.mark.parametrize("name", ["pendulum", "spring", "orbit", "circular", "slope"])

@@ -13,7 +13,7 @@ from lawm_env.data.collection import append_episodes
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.storage import ShardError, load_episodes
 from lawm_env.noise import ActionNoise
-from lawm_env.training.trainer import load_world_model
+from lawm_env.model.io import load_world_model
 from planners import CEM
 from planners.objective import ImaginedReturn
 from planners.mpc import MPCAgent

@@ -94,7 +94,7 @@ def test_start_report_summarizes_drift_probes_and_where_doing_nothing_ranks():
 
 def test_measure_start_scores_from_the_static_pair_of_the_real_reset(tiny_checkpoint64):
     from lawm_env.data.dmc import make_pixel_env, run_episode
-    from lawm_env.training.trainer import load_world_model
+    from lawm_env.model.io import load_world_model
     from planners.objective import ImaginedReturn
     from planners.simulator import SimulatorReturn
 

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from lawm_env.checkpoint import CheckpointError
-from lawm_env.training.trainer import TrainConfig, load_world_model, train
+from lawm_env.model.io import load_world_model
+from lawm_env.training.trainer import TrainConfig, train
 
 
 def _config(data: Path, out: Path, **kw) -> TrainConfig:
@@ -56,7 +57,7 @@ def test_checkpoint_round_trip_gives_identical_outputs(tiny_pendulum, tmp_path):
 
 
 def test_bad_checkpoints_give_clear_errors(tiny_pendulum, tmp_path):
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="no world model at .*nowhere"):
         load_world_model(tmp_path / "nowhere")
     run = tmp_path / "run"
     train(_config(tiny_pendulum, run, steps=1))
@@ -190,7 +191,7 @@ def test_init_refuses_a_model_with_other_options_and_a_missing_one(tiny_pendulum
     with pytest.raises(ValueError, match="latent_dim: 4 .* vs 6 \\(asked\\)"):
         train(_config(tiny_pendulum, tmp_path / "other", latent_dim=6, init=str(source / "checkpoint")))
     assert not (tmp_path / "other" / "checkpoint").exists()
-    with pytest.raises(CheckpointError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="no world model at .*nowhere"):
         train(_config(tiny_pendulum, tmp_path / "missing", init=str(tmp_path / "nowhere")))
     with pytest.raises(ValueError, match="image_size: 64 .* vs 32"):  # the embedded default sees 64x64 frames
         train(_config(tiny_pendulum, tmp_path / "default", init="default"))

@@ -10,7 +10,7 @@ import torch
 
 from lawm_env.bench.timing import time_interleaved
 from lawm_env.envs.initial_states import STATES_FILE, StoredStates
-from lawm_env.envs.lawm_env import load_model, resolve_checkpoint
+from lawm_env.model.io import load_world_model, model_dir
 from lawm_env.model import WorldModel
 from planners.config import PlannerConfig
 from planners.objective import ImaginedReturn
@@ -28,8 +28,8 @@ def baseline_twin(model: WorldModel) -> WorldModel:
 def benchmark_planning(checkpoint: str | None, planner: PlannerConfig, device: torch.device, repeats: int = 3,
                        starts: int = 4) -> dict[str, dict[str, float]]:
     """Seconds per planned action and imagined steps per second, for the LaWM and the baseline transition."""
-    path = resolve_checkpoint(checkpoint)
-    model, _ = load_model(path, device)
+    path = model_dir(checkpoint)
+    model = load_world_model(path, device)
     models = {"LaWM (DEL transition)": model, "baseline (MLP transition)": baseline_twin(model)}
     if (path / STATES_FILE).is_file():
         pairs = StoredStates(path / STATES_FILE, device).sample(starts, torch.Generator().manual_seed(0))

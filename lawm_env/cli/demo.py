@@ -10,8 +10,7 @@ from pathlib import Path
 import torch
 
 from lawm_env.checkpoint import read_checkpoint
-from lawm_env.devices import get_device
-from lawm_env.envs.lawm_env import load_model, resolve_checkpoint
+from lawm_env.model.io import load_world_model, model_dir, model_metadata
 from planners.config import PlannerConfig
 
 
@@ -47,8 +46,8 @@ def run(config: Config) -> None:
 
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    path = resolve_checkpoint(config.checkpoint)
-    model, metadata = load_model(path, get_device(config.device))
+    path = model_dir(config.checkpoint)
+    model, metadata = load_world_model(path, config.device), model_metadata(path)
     source = str(metadata.get("data_source", ""))
     task = config.task or (source.split(":", 1)[1] if source.startswith("dmc:") else None)
     if task is None:

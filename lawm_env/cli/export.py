@@ -11,7 +11,7 @@ import torch
 
 from lawm_env.checkpoint import read_checkpoint
 from lawm_env.envs.initial_states import STATES_FILE, RealTaskStates, save_states
-from lawm_env.training.trainer import export_world_model, load_world_model
+from lawm_env.model.io import export_world_model, load_world_model
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,6 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lawm_env.checkpoint import read_checkpoint
-from lawm_env.devices import get_device
 from lawm_env.envs.initial_states import (
     STATES_FILE,
     DatasetStates,
@@ -21,27 +19,9 @@ from lawm_env.envs.initial_states import (
 )
 from lawm_env.envs.simulator import LatentSimulator, ObsType, to_numpy
 from lawm_env.model import WorldModel
+from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 InitSource = Literal["auto", "states", "dataset", "real"]
-
-
-def resolve_checkpoint(checkpoint: str | Path | None) -> Path:
-    """The checkpoint directory to load: the embedded default when None; a clear error when missing."""
-    from lawm_env.default_model import DEFAULT_MODEL_DIR
-
-    path = DEFAULT_MODEL_DIR if checkpoint is None else Path(checkpoint)
-    if not (path / "checkpoint.json").is_file():
-        raise FileNotFoundError(
-            f"no LaWM checkpoint at {path}: pass checkpoint=<run>/checkpoint from `lawm train --out <run>` "
-            f"(collect data with `lawm collect` first), or leave checkpoint=None for the embedded default at {DEFAULT_MODEL_DIR}"
-        )
-    return path
-
-
-def load_model(checkpoint: Path, device: torch.device) -> tuple[WorldModel, dict]:
-    from lawm_env.training.trainer import load_world_model
-
-    return load_world_model(checkpoint, device), read_checkpoint(checkpoint).metadata
 
 
 def make_initial_states(init: InitSource, model: WorldModel, checkpoint: Path, metadata: dict, data: str | None) -> InitialStates:
@@ -119,8 +99,8 @@ class LaWMEnv(gym.Env):
                  max_episode_steps: int | None = None, end_on_divergence: bool = True) -> None:
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        path = resolve_checkpoint(checkpoint)
-        model, meta = load_model(path, get_device(device))
+        path = model_dir(checkpoint)
+        model, meta = load_world_model(path, device), model_metadata(path)
         self.model, self.render_mode, self.obs_type = model, render_mode, obs_type
         steps = max_episode_steps or int(meta.get("episode_steps", 1000))
         self.sim = LatentSimulator(model, 1, obs_type, make_initial_states(init, model, path, meta, data), steps,

@@ -9,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lawm_env.devices import get_device
-from lawm_env.envs.lawm_env import load_model, observation_space, resolve_checkpoint
+from lawm_env.envs.lawm_env import observation_space
+from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 
 class LatentObservation(gym.Wrapper):
@@ -22,7 +22,7 @@ class LatentObservation(gym.Wrapper):
 
     def __init__(self, env: gym.Env, checkpoint: str | Path | None = None, device: str = "auto") -> None:
         super().__init__(env)
-        self.model, _ = load_model(resolve_checkpoint(checkpoint), get_device(device))
+        self.model = load_world_model(checkpoint, device)
         self.observation_space = observation_space(self.model, "latent")
         self._q_prev: torch.Tensor | None = None
 
@@ -44,11 +44,10 @@ class LatentObservation(gym.Wrapper):
 
 def make_real_latent_env(checkpoint: str | Path | None = None, task: str | None = None, device: str = "auto") -> LatentObservation:
     """The real dm-control pixel task of a model (its training data's task) with latent observations."""
-    from lawm_env.checkpoint import read_checkpoint
     from lawm_env.data.dmc import make_pixel_env
 
-    path = resolve_checkpoint(checkpoint)
-    source = str(read_checkpoint(path).metadata.get("data_source", ""))
+    path = model_dir(checkpoint)
+    source = str(model_metadata(path).get("data_source", ""))
     if task is None:
         if not source.startswith("dmc:"):
             raise ValueError(f"this model was trained on {source or 'unknown data'}, not a dm-control task: pass task=...")

@@ -11,18 +11,16 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from lawm_env.devices import get_device
 from lawm_env.envs.initial_states import LatentPairs, encode_pair
 from lawm_env.envs.lawm_env import (
     InitSource,
     check_actions,
     frames_option,
-    load_model,
     make_initial_states,
     observation_space,
-    resolve_checkpoint,
 )
 from lawm_env.envs.simulator import LatentSimulator, ObsType, to_numpy
+from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 
 class LaWMVectorEnv(gym.vector.VectorEnv):
@@ -38,8 +36,8 @@ class LaWMVectorEnv(gym.vector.VectorEnv):
     def __init__(self, num_envs: int = 1, checkpoint: str | Path | None = None, obs_type: ObsType = "pixels",
                  device: str = "auto", render_mode: str | None = None, init: InitSource = "auto", data: str | None = None,
                  max_episode_steps: int | None = None, end_on_divergence: bool = True) -> None:
-        path = resolve_checkpoint(checkpoint)
-        model, meta = load_model(path, get_device(device))
+        path = model_dir(checkpoint)
+        model, meta = load_world_model(path, device), model_metadata(path)
         self.model, self.num_envs, self.render_mode = model, num_envs, render_mode
         steps = max_episode_steps or int(meta.get("episode_steps", 1000))
         self.sim = LatentSimulator(model, num_envs, obs_type, make_initial_states(init, model, path, meta, data), steps,

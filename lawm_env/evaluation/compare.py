@@ -16,7 +16,8 @@ from lawm_env.evaluation.heldout import load_windows, longest_episode
 from lawm_env.evaluation.probe import LinearProbe, fit_probe, latent_features
 from lawm_env.evaluation.report import default_horizons, write_report
 from lawm_env.model import WorldModel
-from lawm_env.training.trainer import TrainConfig, load_world_model
+from lawm_env.model.io import load_world_model
+from lawm_env.training.trainer import TrainConfig
 
 HORIZON_FACTOR = 10
 """Default evaluation horizon in units of the training horizon."""

@@ -13,7 +13,8 @@ from typing import Sequence
 from lawm_env.evaluation.evaluate import Evaluation, evaluate_model
 from lawm_env.evaluation.heldout import EvalWindows
 from lawm_env.model import DELTransition, WorldModel
-from lawm_env.training.trainer import TrainConfig, load_world_model, train
+from lawm_env.model.io import load_world_model
+from lawm_env.training.trainer import TrainConfig, train
 
 CONVERGED_ITERATIONS = 100
 """The Newton limit standing for "solved to convergence"."""

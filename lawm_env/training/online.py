@@ -22,16 +22,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from lawm_env.checkpoint import load_checkpoint, save_checkpoint
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.dmc import check_random_actions, get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.exploration import RandomActions, check_beta, check_center, check_coast
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
-from lawm_env.devices import get_device
 from lawm_env.fileio import atomic_write
-from lawm_env.model import WorldModel, WorldModelConfig
+from lawm_env.model import WorldModel
+from lawm_env.model.io import load_world_model
 from lawm_env.training.losses import LossWeights
 from lawm_env.training.trainer import ADDED_OPTIONS, CHECKPOINT_DIR, TrainConfig, sample_windows, train
 
@@ -299,7 +299,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
             target = config.initial_train_steps + iteration * config.train_steps
             start = time.perf_counter()
             train(config.train_config(target))
-            model = _reload_model(config, model)
+            model = load_world_model(Path(config.out) / "world_model" / CHECKPOINT_DIR, config.device, into=model)
             if agent is None:
                 agent = make_agent(model, config)
                 _load_agent(run.root / "agent", agent)
@@ -320,15 +320,6 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
     finally:
         env.close()
     return run.records
-
-
-def _reload_model(config: OnlineConfig, model: WorldModel | None) -> WorldModel:
-    """The world model's latest weights, loaded in place so agents holding the model see them."""
-    directory = Path(config.out) / "world_model" / CHECKPOINT_DIR
-    if model is None:
-        model = WorldModel(WorldModelConfig.from_dict(read_checkpoint(directory).config["model"])).to(get_device(config.device))
-    load_checkpoint(directory, modules={"model": model}, map_location=next(model.parameters()).device)
-    return model.eval()
 
 
 def _update_agent(config: OnlineConfig, agent: OnlineAgent, model: WorldModel, step: int) -> None:

@@ -20,6 +20,7 @@ from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.storage import read_manifest
 from lawm_env.devices import get_device
 from lawm_env.model import WorldModel, WorldModelConfig
+from lawm_env.model.io import model_dir
 from lawm_env.training.logs import MetricsLog
 from lawm_env.training.losses import LossWeights, world_model_losses
 from lawm_env.training.video import write_prediction_video
@@ -110,7 +111,7 @@ class TrainConfig:
         identity.update({k: getattr(self, k) for k, neutral in ADDED_OPTIONS.items() if getattr(self, k) != neutral})
         identity["data"] = str(Path(self.data).resolve())
         if self.init:
-            identity["init"] = str(init_path(self.init).resolve())
+            identity["init"] = str(model_dir(self.init).resolve())
         # loss options added later are left out at their neutral default, so older runs still resume
         identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
         return identity
@@ -123,17 +124,10 @@ ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
 """Loss weights introduced after runs were recorded; at 0 they are not part of a run's identity."""
 
 
-def init_path(init: str) -> Path:
-    """The model directory ``--init`` names: 'default' is the embedded default model."""
-    from lawm_env.default_model import default_model_path
-
-    return default_model_path() if init == "default" else Path(init)
-
-
 def load_initial_weights(model: WorldModel, init: str, device: torch.device) -> None:
     """Copy the weights of the model ``init`` names into ``model``; a ValueError naming every model option in
     which the two differ (nothing is copied then)."""
-    path = init_path(init)
+    path = model_dir(init)
     saved = WorldModelConfig.from_dict(read_checkpoint(path).config["model"])
     diff = [f"{k}: {v!r} ({path}) vs {getattr(model.config, k)!r} (asked)" for k, v in asdict(saved).items() if getattr(model.config, k) != v]
     if diff:
@@ -252,19 +246,3 @@ def train(config: TrainConfig) -> dict:
         dist.barrier()
     return {"rank": rank, "world_size": world, "step": step, "train_seconds": elapsed, "metrics": report,
             "mean_step_seconds": float(np.mean(step_times)) if step_times else 0.0, "checkpoint": str(out / CHECKPOINT_DIR)}
-
-
-def load_world_model(directory: str | Path, device: str | torch.device = "cpu") -> WorldModel:
-    """A trained world model from a checkpoint directory (``<run>/checkpoint`` or a shipped model)."""
-    info = read_checkpoint(directory)
-    model = WorldModel(WorldModelConfig.from_dict(info.config["model"]))
-    load_checkpoint(directory, modules={"model": model}, map_location=device)
-    return model.to(get_device(device)).eval()
-
-
-def export_world_model(checkpoint: str | Path, destination: str | Path, metadata: dict | None = None) -> Path:
-    """Copy a trained model's weights, config and provenance (no optimizer or RNG state) to ``destination``."""
-    info = read_checkpoint(checkpoint)
-    model = load_world_model(checkpoint)
-    return save_checkpoint(destination, modules={"model": model}, config={"model": info.config["model"]}, step=info.step,
-                           metadata={**info.metadata, **(metadata or {})}, save_global_rng=False)

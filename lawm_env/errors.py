@@ -1,0 +1,5 @@
+"""Errors caused by the user's input, which the ``lawm`` command line reports as one line."""
+
+
+class UserError(Exception):
+    """An error caused by the user's input (a missing file, a wrong option), reported by the CLI as one line."""
