@@ -1,13 +1,16 @@
-"""Agents trained in imagination and inside LaWM-v0: a Dreamer-style actor-critic whose actor learns by
-backpropagation through the model's dynamics (the implicit DEL gradients for LaWM)."""
+"""Agents that act through a world model: model-predictive control, which plans with a sampling planner on the
+imagined returns of the model, and a Dreamer-style actor-critic whose actor learns by backpropagation through the
+model's dynamics (the implicit DEL gradients for LaWM)."""
 
 from agents.actor_critic import ActorCritic, ActorCriticConfig
 from agents.agent import ActorCriticAgent
+from agents.imagined_return import ImaginedReturn
 from agents.imagination import Trajectory, frozen, imagine, start_states
 from agents.networks import Actor, Critic, latent_features
+from agents.mpc import MPCAgent
 from agents.returns import ReturnNormalizer, lambda_returns
 
 __all__ = [
-    "Actor", "ActorCritic", "ActorCriticAgent", "ActorCriticConfig", "Critic", "ReturnNormalizer", "Trajectory",
+    "Actor", "ActorCritic", "ActorCriticAgent", "ActorCriticConfig", "Critic", "ImaginedReturn", "MPCAgent", "ReturnNormalizer", "Trajectory",
     "frozen", "imagine", "lambda_returns", "latent_features", "start_states",
 ]

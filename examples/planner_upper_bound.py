@@ -20,13 +20,19 @@ import time
 import numpy as np
 import torch
 
+from agents.imagined_return import ImaginedReturn
 from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.dmc_rewards import BATCHED_REWARDS
+from lawm_env.evaluation.plan_fidelity import (
+    RankingReport,
+    StartReport,
+    candidate_plans,
+    measure_start,
+    probe_sequences,
+)
+from lawm_env.evaluation.simulator_return import SimulatorReturn
 from lawm_env.model.io import load_world_model
 from planners.config import PlannerConfig
-from planners.fidelity import RankingReport, StartReport, candidate_plans, measure_start, probe_sequences
-from planners.objective import ImaginedReturn
-from planners.simulator import SimulatorReturn
 
 
 class RankingProbe:

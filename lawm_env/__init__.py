@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 if "LaWM-v0" not in _gym.registry:
     _gym.register(
         id="LaWM-v0",
-        entry_point="lawm_env.envs.lawm_env:LaWMEnv",
+        entry_point="lawm_env.envs.env:LaWMEnv",
         vector_entry_point="lawm_env.envs.vector:LaWMVectorEnv",
     )
 

@@ -1,4 +1,5 @@
-"""Sampling-based planners over batched objectives (CEM, MPPI, iCEM) and model-predictive control."""
+"""Sampling-based planners over batched objectives (CEM, MPPI, iCEM): optimizers of action sequences that see only
+an objective, and their config."""
 
 from planners.base import Objective, PlanResult, SamplingPlanner
 from planners.cem import CEM

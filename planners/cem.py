@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from planners.base import Objective, PlanResult, SamplingPlanner
-from planners.noise import clipped_normal, truncated_normal
+from planners.sampling import clipped_normal, truncated_normal
 
 
 class CEM(SamplingPlanner):

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from planners.base import Objective, PlanResult, SamplingPlanner
-from planners.noise import colored_noise
+from planners.sampling import colored_noise
 
 
 class ICEM(SamplingPlanner):

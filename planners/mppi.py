@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from planners.base import Objective, PlanResult, SamplingPlanner
-from planners.noise import clipped_normal
+from planners.sampling import clipped_normal
 
 
 class MPPI(SamplingPlanner):

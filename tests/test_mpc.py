@@ -15,8 +15,8 @@ from lawm_env.data.storage import ShardError, load_episodes
 from lawm_env.noise import ActionNoise
 from lawm_env.model.io import load_world_model
 from planners import CEM
-from planners.objective import ImaginedReturn
-from planners.mpc import MPCAgent
+from agents.imagined_return import ImaginedReturn
+from agents.mpc import MPCAgent
 from tests.solver_faults import fail_second_solve
 
 

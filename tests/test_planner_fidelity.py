@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from planners.fidelity import RankingReport, StartReport, candidate_plans, measure_start, probe_sequences, rank_correlation
+from lawm_env.evaluation.plan_fidelity import RankingReport, StartReport, candidate_plans, measure_start, probe_sequences, rank_correlation
 
 
 def test_rank_correlation_of_known_orders():
@@ -95,8 +95,8 @@ def test_start_report_summarizes_drift_probes_and_where_doing_nothing_ranks():
 def test_measure_start_scores_from_the_static_pair_of_the_real_reset(tiny_checkpoint64):
     from lawm_env.data.dmc import make_pixel_env, run_episode
     from lawm_env.model.io import load_world_model
-    from planners.objective import ImaginedReturn
-    from planners.simulator import SimulatorReturn
+    from agents.imagined_return import ImaginedReturn
+    from lawm_env.evaluation.simulator_return import SimulatorReturn
 
     model = load_world_model(tiny_checkpoint64)
     names, seqs = probe_sequences(4, 1, 3, torch.Generator().manual_seed(0))

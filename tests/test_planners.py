@@ -9,7 +9,7 @@ import torch
 from lawm_env.noise import ActionNoise
 from planners import CEM, ICEM, MPPI, PLANNERS
 from planners.config import PlannerConfig
-from planners.noise import colored_noise, truncated_normal
+from planners.sampling import colored_noise, truncated_normal
 
 FAST = {
     "cem": dict(population=300, elites=30, iterations=12),

@@ -14,7 +14,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 from lawm_env.data.dmc import make_pixel_env, run_episode  # noqa: E402
 from lawm_env.data.dmc_rewards import BATCHED_REWARDS, batched_reward  # noqa: E402
 from planners.config import PlannerConfig  # noqa: E402
-from planners.simulator import SimulatorReturn  # noqa: E402
+from lawm_env.evaluation.simulator_return import SimulatorReturn  # noqa: E402
 
 
 @pytest.mark.parametrize("task", sorted(BATCHED_REWARDS))

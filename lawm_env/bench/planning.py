@@ -13,7 +13,7 @@ from lawm_env.envs.initial_states import STATES_FILE, StoredStates
 from lawm_env.model.io import load_world_model, model_dir
 from lawm_env.model import WorldModel
 from planners.config import PlannerConfig
-from planners.objective import ImaginedReturn
+from agents.imagined_return import ImaginedReturn
 
 
 def baseline_twin(model: WorldModel) -> WorldModel:

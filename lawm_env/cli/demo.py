@@ -4,13 +4,19 @@ action, and videos (MP4 and GIF) of the real frames beside the model's imagined 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from agents.mpc import MPCAgent
 from lawm_env.checkpoint import read_checkpoint
+from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
+from lawm_env.model import WorldModel, to_uint8
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
+from lawm_env.training.video import write_video
 from planners.config import PlannerConfig
 
 
@@ -31,7 +37,7 @@ class Config:
     plans better than CEM through the embedded default, see its model card)."""
     observer_gain: float = 1.0
     """Weight of the encoding against the model's one-step prediction of the latent the plan starts from
-    (1: the encoding as is; see planners.mpc.MPCAgent)."""
+    (1: the encoding as is; see agents.mpc.MPCAgent)."""
     out: str = "runs/demo"
     """Folder for the videos ('' for none)."""
     device: str = "auto"
@@ -41,9 +47,6 @@ class Config:
 
 
 def run(config: Config) -> None:
-    from lawm_env.data.dmc import get_task
-    from planners.demo import run_demo
-
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     path = model_dir(config.checkpoint)
@@ -60,3 +63,89 @@ def run(config: Config) -> None:
     print(report.table())
     for video in report.videos:
         print(f"video: {video}")
+
+
+@dataclass
+class EpisodeReport:
+    """One real episode of a controller."""
+
+    seed: int
+    ret: float
+    steps: int
+    plan_ms: float = float("nan")
+    """Mean planning time per action (NaN for the random policy)."""
+    imagined_steps_per_s: float = float("nan")
+    """Imagined latent steps per second of planning."""
+    converged: float = float("nan")
+    """Share of the imagined steps whose DEL solve converged."""
+
+
+@dataclass
+class DemoReport:
+    """MPC against random actions on the same seeds, and where the videos went."""
+
+    mpc: list[EpisodeReport]
+    random: list[EpisodeReport]
+    videos: list[Path] = field(default_factory=list)
+
+    def table(self) -> str:
+        rows = ["seed         MPC return   random return   plan ms/action   imagined steps/s   converged"]
+        for m, r in zip(self.mpc, self.random):
+            rows.append(f"{m.seed:<12d} {m.ret:10.1f}   {r.ret:13.1f}   {m.plan_ms:14.1f}   {m.imagined_steps_per_s:16.0f}   "
+                        f"{m.converged:9.2%}")
+        mean = lambda xs: float(np.mean(xs))  # noqa: E731
+        rows.append(f"{'mean':<12s} {mean([m.ret for m in self.mpc]):10.1f}   {mean([r.ret for r in self.random]):13.1f}   "
+                    f"{mean([m.plan_ms for m in self.mpc]):14.1f}   {mean([m.imagined_steps_per_s for m in self.mpc]):16.0f}   "
+                    f"{mean([m.converged for m in self.mpc]):9.2%}")
+        return "\n".join(rows)
+
+
+def side_by_side(real: np.ndarray, plan: torch.Tensor, scale: int = 3) -> np.ndarray:
+    """One video frame: the real frame, then the imagined frames of the plan at +1 and at the horizon's end."""
+    imagined = to_uint8(plan[[0, -1]]).cpu().numpy()
+    strip = np.concatenate([real, *imagined], axis=1)
+    return strip.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.ndarray] | None = None) -> EpisodeReport:
+    """One closed-loop episode; appends side-by-side frames to ``video`` when given."""
+    agent.reset(seed)
+    agent.plan_seconds.clear()
+    imagined_before, converged_before = agent.objective.imagined_steps, agent.objective.converged_steps
+
+    def policy(frame: np.ndarray, state: np.ndarray) -> np.ndarray:
+        action = agent.act(frame)
+        if video is not None:
+            video.append(side_by_side(frame, agent.imagined_plan()))
+        return action
+
+    episode = run_episode(env, seed, steps, policy)
+    planning = float(np.sum(agent.plan_seconds))
+    imagined = agent.objective.imagined_steps - imagined_before
+    converged = (agent.objective.converged_steps - converged_before) / imagined if imagined else float("nan")
+    return EpisodeReport(seed, float(episode.rewards.sum()), episode.steps, 1000 * planning / max(len(agent.plan_seconds), 1),
+                         imagined / planning if planning > 0 else float("nan"), converged)
+
+
+def run_demo(model: WorldModel, task: str, seeds: list[int], steps: int, planner: PlannerConfig, out: Path | None,
+             *, video_episodes: int = 1, progress: bool = True, observer_gain: float = 1.0) -> DemoReport:
+    """MPC and a uniform-random policy on each seed of ``task``; videos (MP4 and GIF) of the first episodes."""
+    env = make_pixel_env(task, model.config.image_size)
+    device = next(model.parameters()).device
+    agent = MPCAgent(model, planner.build(model.config.action_dim, seed=seeds[0], device=device), observer_gain=observer_gain)
+    report = DemoReport([], [])
+    try:
+        for i, seed in enumerate(seeds):
+            frames: list[np.ndarray] | None = [] if out is not None and i < video_episodes else None
+            start = time.perf_counter()
+            report.mpc.append(run_mpc_episode(env, agent, seed, steps, frames))
+            report.random.append(EpisodeReport(seed, float(run_episode(env, seed, steps).rewards.sum()), steps))
+            if progress:
+                m = report.mpc[-1]
+                print(f"seed {seed}: MPC {m.ret:.1f}, random {report.random[-1].ret:.1f}, {m.plan_ms:.0f} ms/action, {time.perf_counter() - start:.0f} s")
+            if frames:
+                for suffix in (".mp4", ".gif"):
+                    report.videos.append(write_video(frames, out / f"mpc_{task}_seed{seed}{suffix}", fps=15))
+    finally:
+        env.close()
+    return report

@@ -20,12 +20,12 @@ class Config:
     """The MPC planner used to collect episodes."""
     observer_gain: float = 1.0
     """Weight of the encoding against the model's one-step prediction of the latent each plan starts from
-    (1: the encoding as is; see planners.mpc.MPCAgent)."""
+    (1: the encoding as is; see agents.mpc.MPCAgent)."""
 
 
 def make_mpc_agent(planner: PlannerConfig, observer_gain: float = 1.0):
     """An agent factory for ``run_online``: MPC through the current model."""
-    from planners.mpc import MPCAgent
+    from agents.mpc import MPCAgent
 
     def make(model, online: OnlineConfig) -> MPCAgent:
         device = next(model.parameters()).device

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from lawm_env.envs.lawm_env import observation_space
+from lawm_env.envs.env import observation_space
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 

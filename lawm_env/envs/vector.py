@@ -11,15 +11,15 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from lawm_env.envs.initial_states import LatentPairs, encode_pair
-from lawm_env.envs.lawm_env import (
+from lawm_env.envs.env import (
     InitSource,
     check_actions,
     frames_option,
     make_initial_states,
     observation_space,
 )
-from lawm_env.envs.simulator import LatentSimulator, ObsType, to_numpy
+from lawm_env.envs.initial_states import LatentPairs, encode_pair
+from lawm_env.envs.latent_simulator import LatentSimulator, ObsType, to_numpy
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 

@@ -17,7 +17,7 @@ from lawm_env.envs.initial_states import (
     StoredStates,
     encode_pair,
 )
-from lawm_env.envs.simulator import LatentSimulator, ObsType, to_numpy
+from lawm_env.envs.latent_simulator import LatentSimulator, ObsType, to_numpy
 from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
 

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from agents.imagined_return import ImaginedReturn
 from lawm_env.data.dmc import PixelTask
 from lawm_env.model import WorldModel
 from planners.base import Objective
-from planners.objective import ImaginedReturn
 
 
 def rank_correlation(a: Tensor, b: Tensor) -> float:

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from agents.imagined_return import ImaginedReturn, TerminalValue
 from lawm_env.mechanics.angles import unwrap_near
 from lawm_env.model import WorldModel
 from lawm_env.noise import ActionNoise
 from planners.base import PlanResult, SamplingPlanner
-from planners.objective import ImaginedReturn, TerminalValue
 
 
 class MPCAgent:
