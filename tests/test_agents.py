@@ -69,7 +69,7 @@ class Oscillator(nn.Module):
 
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         self.steps = 0
-        return TransitionState(q_prev, q, self.stepper.start(q_prev, q, u_prev))
+        return TransitionState(q_prev, q, u_prev, self.stepper.start(q_prev, q, u_prev))
 
     def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
         inner, info = self.stepper.step(state.inner, u, active)
@@ -78,7 +78,7 @@ class Oscillator(nn.Module):
         if self.fail_after is not None and self.steps > self.fail_after:
             inner = inner._replace(q=inner.q + 10.0)
             info = info._replace(converged=torch.zeros_like(info.converged))
-        return TransitionState(state.q, inner.q, inner), info
+        return TransitionState(state.q, inner.q, u, inner), info
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         return -q_next.square().sum(-1)

@@ -14,7 +14,6 @@ from lawm_env.data.collection import collect
 from lawm_env.data.sources import make_source
 from lawm_env.data.synthetic import generate_episode, make_system
 from lawm_env.evaluation.compare import resolve_horizon
-from lawm_env.evaluation.diagnostics import newton_limited
 from lawm_env.evaluation.evaluate import evaluate_model
 from lawm_env.evaluation.heldout import load_windows
 from lawm_env.evaluation.synthetic import invariants_from_positions, position_columns
@@ -82,12 +81,12 @@ def tiny_runs(tiny_pendulum, tmp_path_factory):
 
 def test_newton_limit_override_leaves_the_model_alone(tiny_runs, tiny_pendulum):
     model = load_world_model(tiny_runs / "lawm" / "checkpoint")
-    limited = newton_limited(model, 1)
-    assert limited.transition.stepper.max_iter == 1 and model.transition.stepper.max_iter == model.config.max_iter
+    limited = model.with_max_iter(1)
+    assert limited.transition.max_iter == 1 and model.transition.max_iter == model.config.max_iter
     windows = load_windows(tiny_pendulum, 6, 2)
     assert evaluate_model(limited, windows, 3, "one").series["newton_iterations"][2:].max() <= 1
     with pytest.raises(ValueError, match="LaWM"):
-        newton_limited(load_world_model(tiny_runs / "mlp" / "checkpoint"), 1)
+        load_world_model(tiny_runs / "mlp" / "checkpoint").with_max_iter(1)
 
 
 def test_lawm_eval_end_to_end(tiny_runs, tiny_pendulum, tmp_path, capsys):

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from lawm_env.envs.initial_states import InitialStates, LatentPairs
 from lawm_env.model import WorldModel, to_uint8
-from lawm_env.model.transitions import DELTransition, TransitionState, merge_states
+from lawm_env.model.transitions import TransitionState, merge_states
 
 ObsType = Literal["pixels", "latent"]
 
@@ -57,8 +57,7 @@ class LatentSimulator:
                 raise RuntimeError("the first reset must start every environment")
             full = pairs
         else:
-            inner = self.state.inner
-            u_prev = inner.u_prev if inner is not None and inner.u_prev is not None else torch.zeros(self.num_envs, self.action_dim, device=self.device)
+            u_prev = self.state.u_prev if self.state.u_prev is not None else torch.zeros(self.num_envs, self.action_dim, device=self.device)
             full = LatentPairs(self.state.q_prev.clone(), self.state.q.clone(), u_prev.clone())
             for current, fresh in zip(full, pairs):
                 current[rows] = fresh.to(current.dtype)
@@ -81,8 +80,7 @@ class LatentSimulator:
             diverged = ~info.converged
             rewards = torch.where(diverged, torch.zeros_like(rewards), rewards)
             truncated = truncated | diverged.cpu()
-        transition = self.model.transition
-        latent_energy = transition.energy(state) if isinstance(transition, DELTransition) else torch.full_like(rewards, float("nan"))
+        latent_energy = self.model.energy(state)
         extras = {"del_residual": info.residual, "newton_iterations": info.iterations, "converged": info.converged,
                   "latent_energy": latent_energy}
         return rewards, truncated, extras

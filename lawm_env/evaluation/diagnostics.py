@@ -5,30 +5,18 @@ held-out windows."""
 
 from __future__ import annotations
 
-import copy
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 from lawm_env.evaluation.evaluate import Evaluation, evaluate_model
 from lawm_env.evaluation.heldout import EvalWindows
-from lawm_env.model import DELTransition, WorldModel
+from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model
 from lawm_env.training.trainer import TrainConfig, train
 
 CONVERGED_ITERATIONS = 100
 """The Newton limit standing for "solved to convergence"."""
-
-
-def newton_limited(model: WorldModel, max_iter: int) -> WorldModel:
-    """A copy of a LaWM whose DEL solves stop after ``max_iter`` Newton iterations (evaluation-time override of
-    ``WorldModelConfig.max_iter``)."""
-    if not isinstance(model.transition, DELTransition):
-        raise ValueError("a Newton iteration limit applies to LaWM transitions only")
-    limited = copy.deepcopy(model)
-    limited.config = replace(model.config, max_iter=max_iter)
-    limited.transition.stepper.max_iter = max_iter
-    return limited
 
 
 def train_variant(base: TrainConfig, root: Path, name: str, **changes) -> WorldModel:
@@ -54,7 +42,7 @@ def solver_study(base: TrainConfig, root: Path, max_iters: Sequence[int], window
     results = [evaluate_model(separable, windows, horizon, "separable (explicit)", batch_size)]
     for k in (*max_iters, CONVERGED_ITERATIONS):
         label = "mechanical, converged" if k == CONVERGED_ITERATIONS else f"mechanical, Newton ≤ {k}"
-        results.append(evaluate_model(newton_limited(mechanical, k), windows, horizon, label, batch_size))
+        results.append(evaluate_model(mechanical.with_max_iter(k), windows, horizon, label, batch_size))
     return results
 
 

@@ -24,7 +24,7 @@ from lawm_env.evaluation.probe import LinearProbe, latent_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk
 from lawm_env.evaluation.solver_health import solver_health
 from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, position_columns
-from lawm_env.model import DELTransition, WorldModel
+from lawm_env.model import WorldModel
 from lawm_env.training.losses import frames_as_targets
 
 SERIES: dict[str, tuple[str, bool]] = {
@@ -145,12 +145,11 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
 def latent_energy(model: WorldModel, q: Tensor, actions: Tensor) -> Tensor | None:
     """The LaWM's learned energy along latent sequences q (B, T, d) driven by actions (B, T-1, m), per frame
     1 … T-1 (B, T-1); None for the baseline."""
-    transition = model.transition
-    if not isinstance(transition, DELTransition):
+    if model.config.transition != "lawm":
         return None
     flat = lambda x: x.flatten(0, 1)  # noqa: E731  (batch, time) flattened here: actions may have zero columns
-    # the transition's own start: it unwraps angles and, with substeps, starts from the fine step
-    return transition.energy(transition.start(flat(q[:, :-1]), flat(q[:, 1:]), flat(actions))).reshape(q.shape[0], -1)
+    # the model's own start: it unwraps angles and, with substeps, starts from the fine step
+    return model.energy(model.start(flat(q[:, :-1]), flat(q[:, 1:]), flat(actions))).reshape(q.shape[0], -1)
 
 
 def _pearson(x: Tensor, y: Tensor) -> float:

@@ -26,10 +26,12 @@ from lawm_env.networks import mlp
 
 
 class TransitionState(NamedTuple):
-    """The pair (q_{k-1}, q_k) and whatever the transition carries along (the DEL momentum, ...)."""
+    """The pair (q_{k-1}, q_k), the action u_{k-1} that led to q_k, and what the transition carries along
+    (``inner``: the DEL solver's own state, private to the transition)."""
 
     q_prev: Tensor
     q: Tensor
+    u_prev: Tensor | None = None
     inner: DELState | None = None
 
 
@@ -85,7 +87,7 @@ class DELTransition(nn.Module):
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
         """The pair (q_{k-1}, q_k), one step of ``dt`` apart; the integrator starts from the last fine step of
         that interval, at the pair's constant velocity (angles turn by less than π per step)."""
-        return TransitionState(unwrap_near(q_prev, q, self.angles), q, self.stepper.start(self._fine(q, q_prev), q, u_prev))
+        return TransitionState(unwrap_near(q_prev, q, self.angles), q, u_prev, self.stepper.start(self._fine(q, q_prev), q, u_prev))
 
     def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
         """One step of ``dt``: ``substeps`` DEL solves with ``u`` held. The report sums the Newton iterations,
@@ -96,7 +98,7 @@ class DELTransition(nn.Module):
         for _ in range(self.substeps - 1):
             inner, more = self.stepper.step(inner, u, None if active is None else active & info.converged)
             info = DELInfo(info.iterations + more.iterations, torch.maximum(info.residual, more.residual), info.converged & more.converged)
-        return TransitionState(state.q, inner.q, inner), info
+        return TransitionState(state.q, inner.q, u, inner), info
 
     def residual(self, q_prev: Tensor, q: Tensor, q_next: Tensor, u_prev: Tensor, u: Tensor) -> Tensor:
         """DEL residual at q_k of given triples (batch, dim) one step of ``dt`` apart; differentiable. With
@@ -106,6 +108,25 @@ class DELTransition(nn.Module):
         part_prev, part = self.lagrangian.partials(q_prev, q), self.lagrangian.partials(q, q_next)
         f_prev, f = self.forcing(q_prev, q, u_prev), self.forcing(q, q_next, u)
         return part_prev.d2 + f_prev.plus + part.d1 + f.minus
+
+    @property
+    def max_iter(self) -> int:
+        """Newton iteration limit of each DEL solve."""
+        return self.stepper.max_iter
+
+    @max_iter.setter
+    def max_iter(self, value: int) -> None:
+        self.stepper.max_iter = value
+
+    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """Training terms on encoded sequences q (B, T, d) under actions (B, T-1, m): ``residual``, the mean squared
+        DEL residual of the encoded triples, and ``mass``, the mean squared log mass scale (which keeps the mass
+        from absorbing the encoder's scale); and a diagnostic, ``log_mass``, the mean log mass scale."""
+        flat = lambda x: x.flatten(0, 1)  # noqa: E731
+        residual = self.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
+        log_mass = self.log_mass_scale(flat(q))
+        return ({"residual": residual.square().sum(-1).mean(), "mass": log_mass.square().mean()},
+                {"log_mass": float(log_mass.detach().mean())})
 
     def energy(self, state: TransitionState) -> Tensor:
         """Latent energy ½ pᵀM(q)⁻¹p + V(q) at the state's current configuration, per sample."""
@@ -131,14 +152,25 @@ class MLPTransition(nn.Module):
         self.angles = check_angles(angles, latent_dim)
         self.net = mlp(2 * (latent_dim + angles) + action_dim, latent_dim, hidden, depth)
 
+    max_iter = None
+    """No solver: no iteration limit."""
+
     def start(self, q_prev: Tensor, q: Tensor, u_prev: Tensor) -> TransitionState:
-        return TransitionState(unwrap_near(q_prev, q, self.angles), q)
+        return TransitionState(unwrap_near(q_prev, q, self.angles), q, u_prev)
 
     def step(self, state: TransitionState, u: Tensor, active: Tensor | None = None) -> tuple[TransitionState, DELInfo]:
         """q_{k+1} for every row (``active`` is accepted for a common signature: there is nothing to skip)."""
         features = [angle_features(state.q_prev, self.angles), angle_features(state.q, self.angles)]
         q_next = state.q + self.net(torch.cat([*features, u], -1))
-        return TransitionState(state.q, q_next), _no_solver_info(q_next)
+        return TransitionState(state.q, q_next, u), _no_solver_info(q_next)
+
+    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """No physics terms for the unconstrained baseline."""
+        return {}, {}
+
+    def energy(self, state: TransitionState) -> Tensor:
+        """The baseline has no energy: NaN per sample."""
+        return torch.full_like(state.q[..., 0], float("nan"))
 
 
 def merge_states(mask: Tensor, new: TransitionState, old: TransitionState) -> TransitionState:
@@ -153,7 +185,7 @@ def merge_states(mask: Tensor, new: TransitionState, old: TransitionState) -> Tr
     inner = None
     if new.inner is not None:
         inner = DELState(*(pick(a, b) for a, b in zip(new.inner, old.inner)))
-    return TransitionState(pick(new.q_prev, old.q_prev), pick(new.q, old.q), inner)
+    return TransitionState(pick(new.q_prev, old.q_prev), pick(new.q, old.q), pick(new.u_prev, old.u_prev), inner)
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import copy
+from dataclasses import asdict, dataclass, replace
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -158,6 +159,26 @@ class WorldModel(nn.Module):
         """After a replayed rollout, the rows with a failed solve are imagined again eagerly (where the rescue
         runs); rows are independent, so they end as an eager rollout of the whole batch would."""
         return _redo_rows(self._rollout, args, outputs, ~outputs[1].converged.all(1))
+
+    def energy(self, state: TransitionState) -> Tensor:
+        """The learned latent energy at the state's current configuration, per sample (LaWM: ½ pᵀM(q)⁻¹p + V(q);
+        NaN for the baseline, which has none)."""
+        return self.transition.energy(state)
+
+    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The transition's own training terms on encoded sequences q (B, T, d) under actions (B, T-1, m), and
+        diagnostics (LaWM: the DEL residual of the encoded triples and the mass scale; none for the baseline)."""
+        return self.transition.regularizers(q, actions)
+
+    def with_max_iter(self, max_iter: int) -> "WorldModel":
+        """A copy whose DEL solves stop after ``max_iter`` Newton iterations (an evaluation-time override of
+        ``config.max_iter``); a ValueError for the baseline, which solves nothing."""
+        if self.transition.max_iter is None:
+            raise ValueError("a Newton iteration limit applies to LaWM transitions only")
+        limited = copy.deepcopy(self)
+        limited.config = replace(self.config, max_iter=max_iter)
+        limited.transition.max_iter = max_iter
+        return limited
 
     def reward(self, q: Tensor, q_next: Tensor, u: Tensor) -> Tensor:
         """Reward of the step q_k → q_{k+1} under u_k, shape (...,)."""

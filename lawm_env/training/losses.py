@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from lawm_env.mechanics.angles import circular_spread
-from lawm_env.model import DELTransition, WorldModel
+from lawm_env.model import WorldModel
 from lawm_env.model.vision import frames_to_float
 
 
@@ -91,12 +91,8 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
     imagined_rewards = masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
     terms["reward"] = (encoded_rewards - rewards).square().mean() + imagined_rewards
-    if isinstance(model.transition, DELTransition):
-        flat = lambda x: x.flatten(0, 1)  # noqa: E731
-        residual = model.transition.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
-        terms["residual"] = residual.square().sum(-1).mean()
-        log_mass = model.transition.log_mass_scale(flat(q))
-        terms["mass"] = log_mass.square().mean()
+    physics, diagnostics = model.regularizers(q, actions)
+    terms.update(physics)
     if weights.latent_scale:
         terms["latent_scale"] = (model.features(q).square().mean() - 1.0).square()
     total = sum(getattr(weights, name) * value for name, value in terms.items())
@@ -108,8 +104,7 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     report["masked_steps"] = float(1.0 - valid.mean())
     # drift diagnostics: the encoder's latent scale, and (LaWM) the mass scale that compensates for it
     report["latent_rms"] = float(model.features(q.detach()).square().mean().sqrt())
-    if isinstance(model.transition, DELTransition):
-        report["log_mass"] = float(log_mass.detach().mean())
+    report.update(diagnostics)
     if model.config.angles:  # an angle the encoder leaves unused has a spread near 0
         report["angle_spread"] = float(circular_spread(q.detach()[..., : model.config.angles]).min())
     return total, report
