@@ -3,3 +3,7 @@
 
 class UserError(Exception):
     """An error caused by the user's input (a missing file, a wrong option), reported by the CLI as one line."""
+
+
+class BadValueError(UserError, ValueError):
+    """A value the user gave (a task or source name, an option) that is not one of the valid ones."""

@@ -366,6 +366,19 @@ def test_mbrl_seed_episodes_come_from_a_collection_when_asked(tmp_path):
         main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-beta", "1"])
     with pytest.raises(ValueError, match="initial_train_steps >= 1"):
         main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.initial-train-steps", "0"])
-    with pytest.raises(ShardError, match="no manifest"):
+    with pytest.raises(SystemExit, match="no manifest"):  # a user error: one line, exit status 2
         main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-data", str(tmp_path / "nothing")])
     assert not (tmp_path / "bad").exists()
+
+
+def test_demo_frames_show_three_captioned_panels():
+    from lawm_env.cli.demo import demo_frame
+    from lawm_env.training.video import label
+
+    real = np.full((64, 64, 3), 90, dtype=np.uint8)
+    plan = torch.full((12, 64, 64, 3), 0.5)
+    frame = demo_frame(real, plan, scale=1)
+    assert frame.shape == (71, 192, 3) and frame.dtype == np.uint8
+    np.testing.assert_array_equal(frame[:, :64], label(real, "real"))
+    assert not np.array_equal(frame[:7, 64:128], frame[:7, 128:])  # "imagined +1" and "imagined +12" differ
+    assert demo_frame(real, plan, scale=3).shape == (213, 576, 3)

@@ -52,10 +52,11 @@ def run(config: Config) -> None:
     from lawm_env.data.exploration import RandomActions
     from lawm_env.data.sources import make_source
     from lawm_env.data.storage import ShardError
+    from lawm_env.errors import UserError
 
     try:
         source = make_source(config.source, config.image_size, config.num_workers, RandomActions(config.coast, config.beta, config.center))
         summary = collect(source, config.out, config.episodes, config.steps, config.seed, config.episodes_per_shard, config.progress)
     except (ValueError, ShardError) as exc:
-        raise SystemExit(f"lawm collect: {exc}") from None
+        raise UserError(str(exc)) from None
     print(summary)

@@ -14,9 +14,11 @@ import torch
 from agents.mpc import MPCAgent
 from lawm_env.checkpoint import read_checkpoint
 from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
+from lawm_env.data.sources import dmc_task
+from lawm_env.errors import UserError
 from lawm_env.model import WorldModel, to_uint8
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
-from lawm_env.training.video import write_video
+from lawm_env.training.video import side_by_side, write_video
 from planners.config import PlannerConfig
 
 
@@ -52,10 +54,11 @@ def run(config: Config) -> None:
     path = model_dir(config.checkpoint)
     model, metadata = load_world_model(path, config.device), model_metadata(path)
     source = str(metadata.get("data_source", ""))
-    task = config.task or (source.split(":", 1)[1] if source.startswith("dmc:") else None)
+    task = config.task or dmc_task(source)
     if task is None:
-        raise SystemExit(f"lawm demo: the model was trained on {source or 'unknown data'}, not a dm-control task; pass --task")
-    steps = config.steps or int(metadata.get("episode_steps", 0)) or get_task(task).episode_steps
+        raise UserError(f"the model was trained on {source or 'unknown data'}, not a dm-control task; pass --task")
+    episode_steps = get_task(task).episode_steps  # an unknown task fails here, before anything runs
+    steps = config.steps or int(metadata.get("episode_steps", 0)) or episode_steps
     seeds = [config.seed + i for i in range(config.episodes)]
     print(f"MPC with {config.planner.describe()} through {path} ({model.config.transition}, step {read_checkpoint(path).step}) "
           f"in {task}, {steps} steps per episode")
@@ -100,10 +103,11 @@ class DemoReport:
         return "\n".join(rows)
 
 
-def side_by_side(real: np.ndarray, plan: torch.Tensor, scale: int = 3) -> np.ndarray:
-    """One video frame: the real frame, then the imagined frames of the plan at +1 and at the horizon's end."""
+def demo_frame(real: np.ndarray, plan: torch.Tensor, scale: int = 3) -> np.ndarray:
+    """One video frame: the real frame, then the imagined frames of the plan at +1 and at the horizon's end, each
+    captioned ("real", "imagined +1", "imagined +H"), enlarged ``scale`` times."""
     imagined = to_uint8(plan[[0, -1]]).cpu().numpy()
-    strip = np.concatenate([real, *imagined], axis=1)
+    strip = side_by_side([real, *imagined], ["real", "imagined +1", f"imagined +{plan.shape[0]}"])
     return strip.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
@@ -116,7 +120,7 @@ def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.
     def policy(frame: np.ndarray, state: np.ndarray) -> np.ndarray:
         action = agent.act(frame)
         if video is not None:
-            video.append(side_by_side(frame, agent.imagined_plan()))
+            video.append(demo_frame(frame, agent.imagined_plan()))
         return action
 
     episode = run_episode(env, seed, steps, policy)

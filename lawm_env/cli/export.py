@@ -3,13 +3,14 @@ state), the task's episode length, and initial latent pairs encoded from fresh r
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from lawm_env.checkpoint import read_checkpoint
+from lawm_env.data.dmc import get_task
+from lawm_env.data.sources import dmc_task
 from lawm_env.envs.initial_states import STATES_FILE, RealTaskStates, save_states
 from lawm_env.model.io import export_world_model, load_world_model
 
@@ -28,21 +29,16 @@ class Config:
 
 def run(config: Config) -> None:
     info = read_checkpoint(config.checkpoint)
-    source = str(info.metadata.get("data_source", ""))
+    task = dmc_task(str(info.metadata.get("data_source", "")))
     metadata = {"exported_from": str(Path(config.checkpoint).resolve()), "training_step": info.step}
     episode_steps = None
-    if source.startswith("dmc:"):
-        from lawm_env.data.dmc import make_pixel_env
-
-        env = make_pixel_env(source.split(":", 1)[1], 64)
-        episode_steps = math.ceil(env.unwrapped._env._step_limit / env.action_repeat)  # dm-control's step limit
-        env.close()
-        metadata["episode_steps"] = episode_steps
+    if task is not None:
+        episode_steps = metadata["episode_steps"] = get_task(task).episode_steps
     out = export_world_model(config.checkpoint, config.out, metadata)
-    if config.initial_states and source.startswith("dmc:"):
-        states = RealTaskStates(load_world_model(out), source.split(":", 1)[1])
+    if config.initial_states and task is not None:
+        states = RealTaskStates(load_world_model(out), task)
         try:
             save_states(out / STATES_FILE, states.sample(config.initial_states, torch.Generator().manual_seed(config.seed)))
         finally:
             states.close()
-    print(f"exported {config.checkpoint} -> {out} (episode_steps={episode_steps}, initial states={config.initial_states if source.startswith('dmc:') else 0})")
+    print(f"exported {config.checkpoint} -> {out} (episode_steps={episode_steps}, initial states={config.initial_states if task is not None else 0})")

@@ -25,9 +25,10 @@ def run(config: Config) -> None:
     """Merge and print a summary."""
     from lawm_env.data.merge import merge_collections
     from lawm_env.data.storage import ShardError
+    from lawm_env.errors import UserError
 
     try:
         summary = merge_collections(config.inputs, config.out, config.episodes_per_shard)
     except (ValueError, ShardError) as exc:
-        raise SystemExit(f"lawm merge: {exc}") from None
+        raise UserError(str(exc)) from None
     print(summary)

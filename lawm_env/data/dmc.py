@@ -17,6 +17,7 @@ import numpy as np
 
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.exploration import RandomActions
+from lawm_env.errors import BadValueError
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """A policy maps (frame (H, W, 3) uint8, state (n,) float32) to an action (m,) in [-1, 1]."""
@@ -58,7 +59,7 @@ def get_task(name: str) -> DmcTask:
     try:
         return DMC_TASKS[name]
     except KeyError:
-        raise ValueError(f"unknown dm-control task {name!r}; choose one of: {', '.join(DMC_TASKS)}") from None
+        raise BadValueError(f"unknown dm-control task {name!r}; choose one of: {', '.join(DMC_TASKS)}") from None
 
 
 def check_random_actions(name: str, random_actions: RandomActions, what: str = "") -> None:

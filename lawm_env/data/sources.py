@@ -6,6 +6,7 @@ from typing import Any, Iterator, Protocol, Sequence
 
 from lawm_env.data.episode import Episode
 from lawm_env.data.exploration import RandomActions
+from lawm_env.errors import BadValueError
 
 
 class Source(Protocol):
@@ -86,6 +87,13 @@ class DmcSource:
         yield from collect_episodes(self.task, indices, seed, steps, self.image_size, self.num_workers, random_actions=self.random_actions)
 
 
+def dmc_task(source: str) -> str | None:
+    """The dm-control task that a source name ``dmc:<task>`` (as recorded in collections and models) names; None
+    for any other source."""
+    kind, sep, name = source.partition(":")
+    return name if sep and kind == "dmc" and name else None
+
+
 def make_source(spec: str, image_size: int = 64, num_workers: int = 1, random_actions: RandomActions = RandomActions()) -> Source:
     """Parse ``"synthetic:<system>"`` or ``"dmc:<task>"``; a bad spec raises ``ValueError`` listing the valid names.
     ``random_actions`` (dm-control only) is how random episodes draw their actions (``DmcSource``)."""
@@ -102,4 +110,4 @@ def make_source(spec: str, image_size: int = 64, num_workers: int = 1, random_ac
     from lawm_env.data.synthetic import SYSTEMS
 
     valid = [f"synthetic:{n}" for n in SYSTEMS] + [f"dmc:{n}" for n in DMC_TASKS]
-    raise ValueError(f"unknown source {spec!r}; choose one of: {', '.join(valid)}")
+    raise BadValueError(f"unknown source {spec!r}; choose one of: {', '.join(valid)}")

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lawm_env.data.sources import dmc_task
 from lawm_env.envs.initial_states import (
     STATES_FILE,
     DatasetStates,
@@ -26,9 +27,10 @@ InitSource = Literal["auto", "states", "dataset", "real"]
 
 def make_initial_states(init: InitSource, model: WorldModel, checkpoint: Path, metadata: dict, data: str | None) -> InitialStates:
     """The initial-state source named by ``init`` ("auto": stored states, else the real task, else ``data``)."""
-    task = str(metadata.get("data_source", ""))
+    source = str(metadata.get("data_source", ""))
+    task = dmc_task(source)
     if init == "auto":
-        init = "states" if (checkpoint / STATES_FILE).is_file() else ("dataset" if data else ("real" if task.startswith("dmc:") else "states"))
+        init = "states" if (checkpoint / STATES_FILE).is_file() else ("dataset" if data else ("real" if task else "states"))
     if init == "states":
         return StoredStates(checkpoint / STATES_FILE, next(model.parameters()).device)
     if init == "dataset":
@@ -36,9 +38,9 @@ def make_initial_states(init: InitSource, model: WorldModel, checkpoint: Path, m
             raise ValueError("init='dataset' needs data=<collection directory made by `lawm collect`>")
         return DatasetStates(model, data)
     if init == "real":
-        if not task.startswith("dmc:"):
-            raise ValueError(f"init='real' needs a model trained on a dm-control task; this one was trained on {task or 'unknown data'}")
-        return RealTaskStates(model, task.split(":", 1)[1])
+        if task is None:
+            raise ValueError(f"init='real' needs a model trained on a dm-control task; this one was trained on {source or 'unknown data'}")
+        return RealTaskStates(model, task)
     raise ValueError(f"init must be 'auto', 'states', 'dataset' or 'real', got {init!r}")
 
 

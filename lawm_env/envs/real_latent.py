@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from lawm_env.data.sources import dmc_task
 from lawm_env.envs.env import observation_space
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
@@ -48,8 +49,7 @@ def make_real_latent_env(checkpoint: str | Path | None = None, task: str | None 
 
     path = model_dir(checkpoint)
     source = str(model_metadata(path).get("data_source", ""))
+    task = task or dmc_task(source)
     if task is None:
-        if not source.startswith("dmc:"):
-            raise ValueError(f"this model was trained on {source or 'unknown data'}, not a dm-control task: pass task=...")
-        task = source.split(":", 1)[1]
+        raise ValueError(f"this model was trained on {source or 'unknown data'}, not a dm-control task: pass task=...")
     return LatentObservation(make_pixel_env(task, 64), path, device)

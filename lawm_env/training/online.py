@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -145,7 +144,7 @@ RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps",
 
 def episode_steps(config: OnlineConfig) -> int:
     """Agent steps per episode: the configured number, or the task's 1000 simulator steps / action repeat."""
-    return config.episode_steps or math.ceil(1000 / get_task(config.task).action_repeat)
+    return config.episode_steps or get_task(config.task).episode_steps
 
 
 def pin_options(path: Path, options: dict, what: str, added: dict | None = None) -> None:
