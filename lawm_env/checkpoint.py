@@ -19,11 +19,8 @@ import hashlib
 import json
 import math
 import os
-import random
 import shutil
 import sys
-import uuid
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -34,7 +31,10 @@ import torch
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from lawm_env.fileio import fsync_dir
+from lawm_env import rng_state
+from lawm_env.errors import CheckpointError
+from lawm_env.fileio import fsync_dir, hidden_sibling, swap_directory, write_synced
+from lawm_env.state_codec import cpu_copy, decode_state, encode_state
 
 FORMAT = "lawm-checkpoint"
 VERSION = 1
@@ -43,13 +43,6 @@ WEIGHTS = "weights.safetensors"
 OPTIMIZER = "optimizer.safetensors"
 RNG = "rng.safetensors"
 
-# Tags of the JSON encoding of optimizer state dicts (see _encode): a dict whose only key is a tag.
-_TENSOR, _TUPLE, _ITEMS = "__tensor__", "__tuple__", "__items__"
-_TAGS = (_TENSOR, _TUPLE, _ITEMS)
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, damaged, or does not fit what it is loaded into; the message names the path."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +97,11 @@ def save_checkpoint(
     if optimizers is not None:
         opt_tensors: dict[str, torch.Tensor] = {}
         meta["optimizers"] = {
-            name: _encode(opt.state_dict(), name, opt_tensors, target) for name, opt in optimizers.items()
+            name: encode_state(opt.state_dict(), name, opt_tensors, target) for name, opt in optimizers.items()
         }
         files[OPTIMIZER] = opt_tensors
     if save_global_rng or generators:
-        rng_tensors, meta["rng"] = _rng_states(generators or {}, save_global_rng)
+        rng_tensors, meta["rng"] = rng_state.capture_rng_states(generators or {}, save_global_rng)
         files[RNG] = rng_tensors
     meta["versions"] = _versions()
     for part in ("config", "metadata", "optimizers"):  # fail before touching the disk, naming the part
@@ -120,17 +113,17 @@ def save_checkpoint(
         raise CheckpointError(f"cannot save checkpoint {target}: config and metadata must be dicts")
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _sibling(target, "tmp")
+    tmp = hidden_sibling(target, "tmp")
     tmp.mkdir()
     try:
         meta["files"] = {
-            name: _write(tmp / name, save_safetensors(tensors, metadata={"format": "pt"}))
+            name: write_synced(tmp / name, save_safetensors(tensors, metadata={"format": "pt"}))
             for name, tensors in files.items()
         }
         meta["rng"] = meta.pop("rng", None)  # the long RNG state lists go last in the file
-        _write(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
+        write_synced(tmp / META, (json.dumps(meta, indent=1) + "\n").encode())
         fsync_dir(tmp)
-        _swap(tmp, target)
+        swap_directory(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -162,60 +155,9 @@ def _module_tensors(
                 raise CheckpointError(
                     f"cannot save checkpoint {target}: state of module {name!r} has a non-tensor entry {key!r}"
                 )
-            tensors[f"{name}.{key}"] = _cpu_copy(value)
+            tensors[f"{name}.{key}"] = cpu_copy(value)
             keys[name].append(key)
     return tensors, keys
-
-
-def _cpu_copy(tensor: torch.Tensor) -> torch.Tensor:
-    """A contiguous CPU copy sharing memory with nothing (safetensors rejects shared storage)."""
-    return tensor.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
-
-
-def _encode(obj: Any, path: str, tensors: dict[str, torch.Tensor], target: Path) -> Any:
-    """JSON form of a state dict; tensors go into ``tensors`` under their dotted path and leave a tag.
-
-    Tuples and dicts with non-string keys (such as optimizer state indexed by int) are tagged so that
-    ``_decode`` restores them exactly; floats round-trip exactly through JSON.
-    """
-    if isinstance(obj, torch.Tensor):
-        key = path
-        while key in tensors:  # only if two paths render alike, e.g. int 0 and str "0"
-            key += "'"
-        tensors[key] = _cpu_copy(obj)
-        return {_TENSOR: key}
-    if isinstance(obj, (bool, int, float, str)) or obj is None:
-        return obj
-    if isinstance(obj, (list, tuple)):
-        items = [_encode(v, f"{path}.{i}", tensors, target) for i, v in enumerate(obj)]
-        return {_TUPLE: items} if isinstance(obj, tuple) else items
-    if isinstance(obj, dict):
-        plain = all(isinstance(k, str) for k in obj) and not (len(obj) == 1 and next(iter(obj)) in _TAGS)
-        if plain:
-            return {k: _encode(v, f"{path}.{k}", tensors, target) for k, v in obj.items()}
-        return {_ITEMS: [[_encode(k, path, tensors, target), _encode(v, f"{path}.{k}", tensors, target)]
-                         for k, v in obj.items()]}
-    raise CheckpointError(f"cannot save checkpoint {target}: {path} holds a {type(obj).__name__}, not storable")
-
-
-def _rng_states(
-    generators: Mapping[str, torch.Generator], save_global: bool
-) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and JSON describing the requested RNG states."""
-    tensors = {f"generator.{name}": gen.get_state() for name, gen in generators.items()}
-    meta: dict[str, Any] = {"generators": {name: str(gen.device) for name, gen in generators.items()}}
-    if save_global:
-        tensors["torch.cpu"] = torch.get_rng_state()
-        cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
-        tensors.update({f"torch.cuda.{i}": state for i, state in enumerate(cuda)})
-        _, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-        version, internal, gauss_next = random.getstate()
-        meta["global"] = {
-            "cuda_devices": len(cuda),
-            "numpy": {"keys": keys.tolist(), "pos": pos, "has_gauss": has_gauss, "cached_gaussian": cached},
-            "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
-        }
-    return tensors, meta
 
 
 def _versions() -> dict[str, str]:
@@ -228,37 +170,6 @@ def _versions() -> dict[str, str]:
         "safetensors": safetensors.__version__,
         "python": sys.version.split()[0],
     }
-
-
-def _write(path: Path, data: bytes) -> str:
-    """Write ``data`` to ``path``, fsync it, and return its hex SHA-256."""
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    return hashlib.sha256(data).hexdigest()
-
-
-def _sibling(target: Path, kind: str) -> Path:
-    """A fresh hidden name beside ``target``: ``.<name>.<random>.<kind>``."""
-    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}")
-
-
-def _swap(tmp: Path, target: Path) -> None:
-    """Put directory ``tmp`` at ``target``; an old ``target`` is renamed aside first and deleted last."""
-    if not target.exists():
-        os.rename(tmp, target)
-        fsync_dir(target.parent)
-        return
-    old = _sibling(target, "old")
-    os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    fsync_dir(target.parent)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -308,9 +219,9 @@ def load_checkpoint(
                 raise CheckpointError(
                     f"checkpoint {path} has no optimizer {name!r}; it has {sorted(meta['optimizers'])}"
                 )
-            opt_states[name] = _decode(meta["optimizers"][name], saved, path)
+            opt_states[name] = decode_state(meta["optimizers"][name], saved, path / OPTIMIZER)
             _check_optimizer(path, name, optimizers[name], opt_states[name])
-    _check_rng(path, meta, generators or {}, restore_global_rng)
+    rng_state.check_rng_states(path, meta, generators or {}, restore_global_rng)
     rng = _read_tensors(path, meta, RNG) if (generators or restore_global_rng) else {}
 
     for name, module in (modules or {}).items():
@@ -326,7 +237,7 @@ def load_checkpoint(
     for name, gen in (generators or {}).items():
         gen.set_state(rng[f"generator.{name}"])
     if restore_global_rng:
-        _restore_global_rng(path, meta["rng"]["global"], rng)
+        rng_state.restore_global_rng(path, meta["rng"]["global"], rng)
     return _summary(path, meta)
 
 
@@ -413,25 +324,6 @@ def _module_state(
     return state
 
 
-def _decode(obj: Any, tensors: dict[str, torch.Tensor], path: Path) -> Any:
-    """Inverse of ``_encode``."""
-    if isinstance(obj, list):
-        return [_decode(v, tensors, path) for v in obj]
-    if not isinstance(obj, dict):
-        return obj
-    if len(obj) == 1:
-        tag, value = next(iter(obj.items()))
-        if tag == _TENSOR:
-            if value not in tensors:
-                raise CheckpointError(f"{path / OPTIMIZER} is damaged: tensor {value!r} is missing")
-            return tensors[value]
-        if tag == _TUPLE:
-            return tuple(_decode(v, tensors, path) for v in value)
-        if tag == _ITEMS:
-            return {_decode(k, tensors, path): _decode(v, tensors, path) for k, v in value}
-    return {k: _decode(v, tensors, path) for k, v in obj.items()}
-
-
 def _check_optimizer(path: Path, name: str, optimizer: torch.optim.Optimizer, state: Any) -> None:
     """Raise unless ``state`` has as many parameter groups, each as large, as ``optimizer``."""
     try:
@@ -444,38 +336,6 @@ def _check_optimizer(path: Path, name: str, optimizer: torch.optim.Optimizer, st
             f"checkpoint {path}: optimizer {name!r} was saved with parameter groups of sizes {saved}, "
             f"the optimizer given has {own}"
         )
-
-
-def _check_rng(path: Path, meta: dict, generators: Mapping[str, torch.Generator], restore_global: bool) -> None:
-    """Raise unless the checkpoint holds every requested RNG state, for a generator of the same device."""
-    rng = meta.get("rng") or {}
-    if restore_global and "global" not in rng:
-        raise CheckpointError(f"checkpoint {path} has no global RNG state (saved with save_global_rng=False)")
-    saved = rng.get("generators", {})
-    for name, gen in generators.items():
-        if name not in saved:
-            raise CheckpointError(f"checkpoint {path} has no state for generator {name!r}; it has {sorted(saved)}")
-        if torch.device(saved[name]).type != gen.device.type:
-            raise CheckpointError(
-                f"checkpoint {path}: generator {name!r} was saved from {saved[name]}, restored into {gen.device}"
-            )
-
-
-def _restore_global_rng(path: Path, states: dict, tensors: dict[str, torch.Tensor]) -> None:
-    torch.set_rng_state(tensors["torch.cpu"])
-    n_cuda = states["cuda_devices"]
-    if n_cuda:
-        if torch.cuda.is_available() and torch.cuda.device_count() == n_cuda:
-            torch.cuda.set_rng_state_all([tensors[f"torch.cuda.{i}"] for i in range(n_cuda)])
-        else:
-            warnings.warn(f"checkpoint {path}: CUDA RNG states of {n_cuda} device(s) not restored (no such devices)")
-    np_state = states["numpy"]
-    np.random.set_state(
-        ("MT19937", np.array(np_state["keys"], dtype=np.uint32), np_state["pos"], np_state["has_gauss"],
-         np_state["cached_gaussian"])
-    )
-    py_state = states["python"]
-    random.setstate((py_state["version"], tuple(py_state["internal"]), py_state["gauss_next"]))
 
 
 def _check_config(path: Path, saved: dict, expected: dict) -> None:

@@ -7,3 +7,7 @@ class UserError(Exception):
 
 class BadValueError(UserError, ValueError):
     """A value the user gave (a task or source name, an option) that is not one of the valid ones."""
+
+
+class CheckpointError(UserError, ValueError):
+    """A checkpoint is missing, damaged, or does not fit what it is loaded into; the message names the path."""

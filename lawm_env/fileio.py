@@ -1,10 +1,13 @@
-"""Crash-safe file writing shared by data shards, checkpoints and logs."""
+"""Crash-safe file writing shared by data shards, checkpoints and logs: atomic file writes, and directories
+written beside their target and swapped in place."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +61,34 @@ def atomic_write(path: Path, write: Any) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def write_synced(path: Path, data: bytes) -> str:
+    """Write ``data`` to ``path``, fsync it, and return its hex SHA-256."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return hashlib.sha256(data).hexdigest()
+
+
+def hidden_sibling(target: Path, kind: str) -> Path:
+    """A fresh hidden name beside ``target``: ``.<name>.<random>.<kind>``."""
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.{kind}")
+
+
+def swap_directory(tmp: Path, target: Path) -> None:
+    """Put directory ``tmp`` at ``target``; an old ``target`` is renamed aside first and deleted last."""
+    if not target.exists():
+        os.rename(tmp, target)
+        fsync_dir(target.parent)
+        return
+    old = hidden_sibling(target, "old")
+    os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    fsync_dir(target.parent)
+    shutil.rmtree(old, ignore_errors=True)

@@ -298,7 +298,7 @@ def test_interrupted_file_write_leaves_no_partial_target(tmp_path, monkeypatch, 
     target = tmp_path / "c"
     if existing:
         save_checkpoint(target, modules={"net": make_model(0)}, config={"v": 1}, step=1)
-    real_write = ckpt._write
+    real_write = ckpt.write_synced
 
     def write(path, data):  # half of the weights file reaches the disk, then the disk is "full"
         if path.name == "weights.safetensors":
@@ -306,7 +306,7 @@ def test_interrupted_file_write_leaves_no_partial_target(tmp_path, monkeypatch, 
             raise OSError("simulated full disk")
         return real_write(path, data)
 
-    monkeypatch.setattr(ckpt, "_write", write)
+    monkeypatch.setattr(ckpt, "write_synced", write)
     with pytest.raises(OSError, match="simulated full disk"):
         save_checkpoint(target, modules={"net": make_model(2)}, config={"v": 2}, step=2)
     monkeypatch.undo()
