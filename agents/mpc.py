@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from agents.imagined_return import ImaginedReturn, TerminalValue
-from lawm_env.mechanics.angles import unwrap_near
 from lawm_env.model import WorldModel
 from lawm_env.noise import ActionNoise
 from planners.base import PlanResult, SamplingPlanner
@@ -19,11 +18,6 @@ class MPCAgent:
     """A closed-loop controller: at every real step it encodes the frame to q_k, plans from (q_{k-1}, q_k, u_{k-1})
     and executes the first action of the plan (receding horizon with the planner's shifted warm start).
 
-    With ``observer_gain`` g < 1 the plan starts from a filtered latent instead of the bare encoding: the model's
-    prediction of q_k from the two previous latents and actions, moved towards the encoding by g (a fixed-gain
-    observer, angles compared on the circle). It damps the encoder's frame-to-frame jitter, which the pair
-    (q_{k-1}, q_k) would otherwise read as velocity. A prediction whose solve failed is not used.
-
     ``act(frame, explore=True)`` adds Gaussian exploration noise of std ``exploration_noise`` (clipped to the
     bounds) for data collection: white, or colored over the episode with ``exploration_beta`` > 0 (see
     ``lawm_env.noise.ActionNoise``). ``plan_seconds`` lists the planning time of every action.
@@ -31,12 +25,10 @@ class MPCAgent:
 
     def __init__(self, model: WorldModel, planner: SamplingPlanner, *, discount: float = 1.0,
                  terminal_value: TerminalValue | None = None, exploration_noise: float = 0.3, seed: int = 0,
-                 observer_gain: float = 1.0, exploration_beta: float = 0.0) -> None:
+                 exploration_beta: float = 0.0) -> None:
         if planner.action_dim != model.config.action_dim:
             raise ValueError(f"planner plans {planner.action_dim}-d actions, the model takes {model.config.action_dim}-d")
-        if not 0.0 < observer_gain <= 1.0:
-            raise ValueError(f"the observer gain must be in (0, 1], got {observer_gain}")
-        self.model, self.planner, self.observer_gain = model, planner, observer_gain
+        self.model, self.planner = model, planner
         self.objective = ImaginedReturn(model, discount, terminal_value)
         self.noise = ActionNoise(exploration_noise, exploration_beta, seed)
         self.device = next(model.parameters()).device
@@ -44,13 +36,11 @@ class MPCAgent:
         self.last_plan: PlanResult | None = None
         self._q_prev: Tensor | None = None
         self._u_prev: Tensor | None = None
-        self._q_prev2: Tensor | None = None
-        self._u_prev2: Tensor | None = None
 
     def reset(self, seed: int | None = None) -> None:
         """Start a new episode: forget the latent history and the planner's warm start; ``seed`` reseeds the
         planner and the exploration noise."""
-        self._q_prev = self._u_prev = self._q_prev2 = self._u_prev2 = None
+        self._q_prev = self._u_prev = None
         self.planner.reset(seed)
         if seed is not None:
             self.noise.reset(seed)
@@ -61,9 +51,6 @@ class MPCAgent:
         q = self.model.encode_frame(frame)
         if self._q_prev is None:  # first frame of an episode: at rest, no previous action
             self._q_prev, self._u_prev = q, torch.zeros(self.model.config.action_dim, device=self.device)
-            self._q_prev2, self._u_prev2 = self._q_prev, self._u_prev
-        else:
-            q = self._observe(q)
         self.objective.set_start(self._q_prev, q, self._u_prev)
         start = time.perf_counter()
         self.last_plan = self.planner.plan(self.objective)
@@ -73,22 +60,8 @@ class MPCAgent:
             noise = torch.as_tensor(self.noise.sample(action.numel()), dtype=action.dtype, device=action.device)
             action = self.planner.clip(action + noise)
         action = action.to(self.device)
-        self._q_prev2, self._u_prev2 = self._q_prev, self._u_prev
         self._q_prev, self._u_prev = q, action
         return action.float().cpu().numpy()
-
-    @torch.no_grad()
-    def _observe(self, encoded: Tensor) -> Tensor:
-        """The latent q_k to plan from: the encoding, or with a gain below 1 the filtered estimate."""
-        if self.observer_gain == 1.0:
-            return encoded
-        state = self.model.start(self._q_prev2[None], self._q_prev[None], self._u_prev2[None])
-        predicted, info = self.model.step(state, self._u_prev[None])
-        prediction = predicted.q[0]
-        if not bool(info.converged.all()) or not bool(torch.isfinite(prediction).all()):
-            return encoded
-        innovation = unwrap_near(encoded, prediction, self.model.config.angles) - prediction
-        return prediction + self.observer_gain * innovation
 
     @torch.no_grad()
     def imagined_plan(self) -> Tensor:

@@ -11,6 +11,31 @@ import torch
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
+def train_config(**options):
+    """A ``TrainConfig`` from flat keyword options: world-model options (``latent_dim``, ``transition``, ...) go into
+    its ``model``, the others are its own."""
+    from dataclasses import fields
+
+    from lawm_env.model import WorldModelConfig
+    from lawm_env.training.trainer import TrainConfig
+
+    model_names = {f.name for f in fields(WorldModelConfig)}
+    model = {k: options.pop(k) for k in list(options) if k in model_names}
+    return TrainConfig(model=WorldModelConfig(**model), **options)
+
+
+def online_config(**options):
+    """An ``OnlineConfig`` from flat keyword options: the loop's own, the rest for its ``train`` (see
+    ``train_config``)."""
+    from dataclasses import fields
+
+    from lawm_env.training.online import OnlineConfig
+
+    own = {f.name for f in fields(OnlineConfig)}
+    loop = {k: options.pop(k) for k in list(options) if k in own}
+    return OnlineConfig(train=train_config(out="", video_every=0, progress=False, **options), **loop)
+
+
 @pytest.fixture(autouse=True)
 def restore_rng_state():
     """Tests may seed freely: the global RNG states are restored afterwards."""

@@ -331,8 +331,8 @@ def test_agent_acts_updates_and_restores(device):
 
 # --------------------------------------------------------------------------------------- the online loop
 TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
-             "--online.train-steps", "2", "--online.batch-size", "2", "--online.window", "4", "--online.latent-dim", "4",
-             "--online.hidden", "16", "--online.channels", "8", "--online.threads", "1", "--online.device", "cpu",
+             "--online.train-steps", "2", "--online.train.batch-size", "2", "--online.train.window", "4", "--online.train.model.latent-dim", "4",
+             "--online.train.model.hidden", "16", "--online.train.model.channels", "8", "--online.train.threads", "1", "--online.train.device", "cpu",
              "--agent.horizon", "3", "--agent.starts", "8", "--agent.hidden", "16"]
 
 
@@ -356,20 +356,13 @@ def test_actor_critic_loop_logs_real_and_imagined_returns_and_resumes_exactly(tm
     assert [r["step"] for r in logged] == ["12", "18"] and all(np.isfinite(float(r["imagined_return"])) for r in logged)
     assert [r["real_return"] for r in logged] == [r["real_return"] for r in rows("twice", "actor_critic/metrics.csv")]
     assert "imagined" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="other actor-critic options"):
+    with pytest.raises(SystemExit, match="other actor-critic options.*entropy"):  # a user error: one line
         main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--agent.entropy", "0.1"])
-    # a run recorded before the actor's mean was bounded and the critic normalized had neither: resuming it asks
-    # for that explicitly, and then restores its plain critic
+    # a run recorded by an earlier version (options without a run format) is refused, not guessed at
     import json
 
     from lawm_env.cli.actor_critic import AGENT_OPTIONS
-    old_run = ["--online.out", str(tmp_path / "old"), *TINY_LOOP, "--agent.mean-limit", "inf", "--agent.no-critic-norm",
-               "--agent.no-critic-symlog"]
-    main(["actor-critic", "--online.iterations", "1", *old_run])
-    options = tmp_path / "old" / AGENT_OPTIONS
-    options.write_text(json.dumps({k: v for k, v in json.loads(options.read_text()).items() if k not in ("mean_limit", "critic_norm", "critic_symlog")}))
-    with pytest.raises(ValueError, match="mean_limit: inf") as error:
-        main(["actor-critic", "--online.out", str(tmp_path / "old"), "--online.iterations", "2", *TINY_LOOP])
-    assert "critic_norm: False" in str(error.value) and "critic_symlog: False" in str(error.value)
-    main(["actor-critic", "--online.iterations", "2", *old_run])
-    assert [r["env_steps"] for r in rows("old", "returns.csv")] == ["6", "12", "18"]
+    options = tmp_path / "once" / AGENT_OPTIONS
+    options.write_text(json.dumps(json.loads(options.read_text())["options"]))
+    with pytest.raises(SystemExit, match="another version of lawm"):
+        main(["actor-critic", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP])

@@ -210,12 +210,15 @@ def test_angles_must_count_coordinates(bad):
 
 
 def test_angles_option_in_training_runs(tiny_pendulum, tmp_path):
-    from lawm_env.training.trainer import TrainConfig
 
-    plain = TrainConfig(data=str(tiny_pendulum), out=str(tmp_path))
-    assert "angles" not in plain.resume_identity()  # runs recorded before the option still resume
-    config = TrainConfig(data=str(tiny_pendulum), out=str(tmp_path), angles=1)
-    assert config.resume_identity()["angles"] == 1 and config.model_config(1, 32).angles == 1
+    from conftest import train_config
+    from lawm_env.checkpoint import read_checkpoint
+    from lawm_env.training.trainer import train
+
+    run = tmp_path / "run"
+    train(train_config(data=str(tiny_pendulum), out=str(run), angles=1, latent_dim=4, hidden=16, channels=8, steps=1,
+                       batch_size=2, window=6, video_every=0, progress=False))
+    assert read_checkpoint(run / "checkpoint").config["model"]["angles"] == 1
 
 
 def test_env_with_angles_observes_features_and_velocity(tiny_angle_checkpoint64):

@@ -116,7 +116,6 @@ def test_coasting_collection_in_parallel_equals_serial(beta):
 
 @pytest.mark.parametrize("coast", [-0.1, 1.5, float("nan")])
 def test_bad_coasting_probability_is_refused(coast):
-    from lawm_env.data.sources import make_source
 
     with pytest.raises(ValueError, match="coasting probability"):
         random_steps(np.random.default_rng(0), 10, coast)

@@ -30,10 +30,11 @@ def _prepare(name: str, tmp_path: Path, data: Path) -> None:
 
         make_tiny_checkpoint(tmp_path / "tiny64", image_size=64)
     if name == "open_loop_psnr.py":
-        from lawm_env.training.trainer import TrainConfig, train
+        from conftest import train_config
+        from lawm_env.training.trainer import train
 
-        train(TrainConfig(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, window=6, latent_dim=4,
-                          hidden=16, channels=8, video_every=0, progress=False))
+        train(train_config(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, window=6, latent_dim=4,
+                           hidden=16, channels=8, video_every=0, progress=False))
 
 
 def test_every_example_has_a_tiny_budget():

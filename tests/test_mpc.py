@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lawm_env.data.collection import append_episodes
-from lawm_env.data.episode import Episode, episode_seed
+from lawm_env.data.episode import Episode
 from lawm_env.data.storage import ShardError, load_episodes
 from lawm_env.noise import ActionNoise
 from lawm_env.model.io import load_world_model
@@ -122,48 +122,11 @@ def _observed_starts(agent: MPCAgent, frames: list[np.ndarray]) -> tuple[list[to
     return starts, actions
 
 
-@pytest.mark.parametrize("gain", [1.0, 0.3])
-def test_mpc_observer_blends_the_models_prediction_with_the_encoding(model, gain):
-    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(5)]
-    agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=gain)
-    starts, actions = _observed_starts(agent, frames)
-    encoded = [model.encode_frame(f) for f in frames]
-    torch.testing.assert_close(starts[0], encoded[0])
-    history = [starts[0], *starts]  # the episode starts at rest, with no previous action
-    pushes = [torch.zeros(1), *actions]
-    for k in range(1, len(frames)):
-        with torch.no_grad():
-            predicted, info = model.step(model.start(history[k - 1][None], history[k][None], pushes[k - 1][None]), pushes[k][None])
-        assert info.converged.all()
-        torch.testing.assert_close(starts[k], predicted.q[0] + gain * (encoded[k] - predicted.q[0]))
-    if gain == 1.0:
-        assert all(torch.equal(s, e) for s, e in zip(starts, encoded))
-
-
-def test_mpc_observer_ignores_failed_predictions_and_whole_turns(model, tiny_angle_checkpoint64, monkeypatch):
-    frames = [np.random.default_rng(i).integers(0, 255, (32, 32, 3), dtype=np.uint8) for i in range(3)]
-    agent = MPCAgent(model, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5)
-    monkeypatch.setattr(model, "step", lambda state, u, active=None: (state, _failed(state.q.shape[0])))
-    starts, _ = _observed_starts(agent, frames)
-    assert all(torch.equal(s, model.encode_frame(f)) for s, f in zip(starts, frames))
-    monkeypatch.undo()
-    angled = load_world_model(tiny_angle_checkpoint64)
-    frames = [np.random.default_rng(i).integers(0, 255, (64, 64, 3), dtype=np.uint8) for i in range(4)]
-    plain, _ = _observed_starts(MPCAgent(angled, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5), frames)
-    encode = angled.encode_frame
-    turns = iter([0.0, 2.0, -1.0, 3.0])
-    monkeypatch.setattr(angled, "encode_frame", lambda f: encode(f) + torch.tensor([2 * np.pi * next(turns)] + [0.0] * (encode(f).numel() - 1)))
-    turned, _ = _observed_starts(MPCAgent(angled, CEM(4, 1, population=8, elites=2, iterations=1), observer_gain=0.5), frames)
-    for a, b in zip(plain, turned):
-        torch.testing.assert_close(angled.features(a), angled.features(b), atol=1e-5, rtol=0)
-
-
-def test_mbrl_passes_the_observer_gain_and_the_exploration_noise_to_its_agent(model):
+def test_mbrl_passes_the_exploration_noise_to_its_agent(model):
     from lawm_env.cli.mbrl import Config, make_mpc_agent
     from lawm_env.training.online import OnlineConfig
 
-    agent = make_mpc_agent(Config().planner, 0.6)(model, OnlineConfig(exploration_beta=1.0))
-    assert agent.observer_gain == 0.6 and make_mpc_agent(Config().planner)(model, OnlineConfig()).observer_gain == 1.0
+    agent = make_mpc_agent(Config().planner)(model, OnlineConfig(exploration_beta=1.0))
     assert agent.noise.beta == 1.0 and agent.noise.std == OnlineConfig().exploration_noise
 
 
@@ -171,12 +134,6 @@ def _failed(batch: int):
     from lawm_env.mechanics.solver import DELInfo
 
     return DELInfo(torch.zeros(batch, dtype=torch.long), torch.full((batch,), float("inf")), torch.zeros(batch, dtype=torch.bool))
-
-
-@pytest.mark.parametrize("gain", [0.0, -0.5, 1.5, float("nan")])
-def test_mpc_observer_gain_must_be_in_the_unit_interval(model, gain):
-    with pytest.raises(ValueError, match="observer gain"):
-        MPCAgent(model, CEM(4, 1), observer_gain=gain)
 
 
 def test_imagined_plan_decodes_the_plan(model):
@@ -206,8 +163,8 @@ def test_append_episodes_grows_a_collection_and_guards_its_identity(tmp_path):
 
 
 TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
-             "--online.train-steps", "1", "--online.batch-size", "2", "--online.window", "4", "--online.latent-dim", "4",
-             "--online.hidden", "16", "--online.channels", "8", "--online.threads", "1", "--online.device", "cpu",
+             "--online.train-steps", "1", "--online.train.batch-size", "2", "--online.train.window", "4", "--online.train.model.latent-dim", "4",
+             "--online.train.model.hidden", "16", "--online.train.model.channels", "8", "--online.train.threads", "1", "--online.train.device", "cpu",
              "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1", "--planner.horizon", "3"]
 
 
@@ -227,7 +184,7 @@ def test_mbrl_loop_logs_returns_and_resumes_exactly(tmp_path, capsys):
     assert once == twice
     assert len(load_episodes(tmp_path / "once" / "data")) == 4
     assert "4 episodes, 24 env steps" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="other options"):
+    with pytest.raises(SystemExit, match="other options"):
         main(["mbrl", "--online.out", str(tmp_path / "once"), "--online.iterations", "3", *TINY_LOOP, "--online.exploration-noise", "0.1"])
 
 
@@ -246,7 +203,7 @@ def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
     from lawm_env.cli import main
 
     main(["demo", "--steps", "3", "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1",
-          "--out", str(tmp_path), "--threads", "1", "--device", "cpu", "--observer-gain", "0.7"])
+          "--out", str(tmp_path), "--threads", "1", "--device", "cpu"])
     out = capsys.readouterr().out
     assert "MPC return" in out and "random return" in out and "plan ms/action" in out
     assert "MPC with mppi (population 8, horizon 12, 1 iteration, temperature 10, noise std 0.5)" in out
@@ -255,120 +212,26 @@ def test_demo_runs_mpc_and_random_on_the_default_model(tmp_path, capsys):
     assert (tmp_path / videos[1]).stat().st_size > 0
 
 
-def test_online_loss_weights_reach_the_world_model_and_are_pinned(tmp_path):
+def test_online_options_reach_the_world_model_and_are_pinned_with_the_run_format(tmp_path):
+    from conftest import online_config
+    from lawm_env.errors import UserError
     from lawm_env.training.losses import LossWeights
-    from lawm_env.training.online import OnlineConfig, OnlineRun
+    from lawm_env.training.online import OnlineRun
 
-    weighted = OnlineConfig(out=str(tmp_path / "run"), weights=LossWeights(foreground=20.0))
-    assert weighted.train_config(10).weights.foreground == 20.0
+    weighted = online_config(out=str(tmp_path / "run"), weights=LossWeights(foreground=20.0), substeps=2, init="default")
+    trained = weighted.train_config(10)
+    assert trained.weights.foreground == 20.0 and trained.model.substeps == 2 and trained.init == "default"
+    assert trained.steps == 10 and trained.data == str(tmp_path / "run" / "data") and not trained.progress
     OnlineRun(weighted)
-    with pytest.raises(ValueError, match="weights"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "run")))
-    plain = OnlineConfig(out=str(tmp_path / "old"))
-    OnlineRun(plain)
-    options = json.loads((tmp_path / "old" / "options.json").read_text())
-    del options["weights"]  # as a run recorded before the option existed
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    options["weights"] = {"foreground": 0.0}  # a group recorded before a newer member
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    with pytest.raises(ValueError, match="foreground"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), weights=LossWeights(foreground=20.0)))
-    del options["substeps"]  # a run recorded before substeps: it had one
-    (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-    OnlineRun(plain)
-    assert OnlineConfig(out=str(tmp_path / "sub"), substeps=2).train_config(10).model_config(1, 64).substeps == 2
-    with pytest.raises(ValueError, match="substeps"):
-        OnlineRun(OnlineConfig(out=str(tmp_path / "old"), substeps=2))
-    added = {"seed_coast": {"seed_coast": 0.5}, "seed_beta": {"seed_beta": 1.0}, "exploration_beta": {"exploration_beta": 1.0},
-             "init": {"init": "default"}, "seed_center": {"seed_center": (1.0, 0.3)}, "seed_data": {"seed_data": "data"},
-             "horizon_start": {"horizon_start": 12}}
-    for key, other in added.items():  # a run recorded before the option existed had its neutral value
-        del options[key]
-        (tmp_path / "old" / "options.json").write_text(json.dumps(options))
-        OnlineRun(plain)
-        with pytest.raises(ValueError, match=key):
-            OnlineRun(OnlineConfig(out=str(tmp_path / "old"), **other))
-    assert OnlineConfig(init="default").train_config(10).init == "default"
-    assert OnlineConfig(horizon_start=12).train_config(10).horizon_start == 12
-
-
-def test_mbrl_seed_episodes_coast_when_asked(tmp_path):
-    from lawm_env.cli import main
-
-    out = tmp_path / "run"
-    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "3",
-          "--online.episode-steps", "12", "--online.seed-coast", "1"])
-    episodes = load_episodes(out / "data")
-    assert len(episodes) == 3 and all(np.all(ep.actions[6:] == 0.0) for ep in episodes)
-    with pytest.raises(ValueError, match="seed_coast"):
-        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-coast", "2"])
-
-
-def test_mbrl_seed_episodes_draw_colored_noise_when_asked(tmp_path):
-    from lawm_env.cli import main
-    from lawm_env.data.exploration import RandomActions
-
-    out = tmp_path / "run"
-    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
-          "--online.episode-steps", "12", "--online.seed-beta", "1"])
-    pink = RandomActions(beta=1.0)
-    for index, episode in enumerate(load_episodes(out / "data")):
-        assert np.array_equal(episode.actions, pink.sample(np.random.default_rng(episode_seed(0, index)), 12, 1))
-    assert json.loads((out / "options.json").read_text())["seed_beta"] == 1.0
-    with pytest.raises(ValueError, match="seed_beta"):
-        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.seed-beta", "-1"])
-    with pytest.raises(ValueError, match="exploration_beta"):
-        main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.exploration-beta", "5"])
-    assert not (tmp_path / "bad").exists()
-
-
-def test_mbrl_seed_episodes_are_centred_when_asked(tmp_path):
-    from lawm_env.cli import main
-    from lawm_env.data.exploration import RandomActions
-
-    out = tmp_path / "run"
-    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
-          "--online.episode-steps", "12", "--online.seed-beta", "1", "--online.seed-center", "1", "0.3"])
-    centred = RandomActions(beta=1.0, center=(1.0, 0.3))
-    for index, episode in enumerate(load_episodes(out / "data")):
-        act = centred.actions(np.random.default_rng(episode_seed(0, index)), 12, 1, (0, 3))
-        expected = [act(frame, state) for frame, state in zip(episode.obs[:-1], episode.states[:-1])]
-        np.testing.assert_allclose(episode.actions, np.asarray(expected, dtype=np.float32).reshape(12, 1), atol=1e-6)
-    assert json.loads((out / "options.json").read_text())["seed_center"] == [1.0, 0.3]
-    main(["mbrl", "--online.out", str(out), "--online.iterations", "0", *TINY_LOOP, "--online.seed-episodes", "2",
-          "--online.episode-steps", "12", "--online.seed-beta", "1", "--online.seed-center", "1", "0.3"])  # resumes
-    for bad, task in ((["-1", "0"], "cartpole-swingup"), (["1", "0.3"], "pendulum-swingup")):
-        with pytest.raises(ValueError, match="seed_center"):
-            main(["mbrl", "--online.out", str(tmp_path / "bad"), *TINY_LOOP, "--online.task", task, "--online.seed-center", *bad])
-    assert not (tmp_path / "bad").exists()
-
-
-def test_mbrl_seed_episodes_come_from_a_collection_when_asked(tmp_path):
-    from lawm_env.cli import main
-
-    main(["collect", "--source", "dmc:cartpole-swingup", "--episodes", "3", "--steps", "6", "--out", str(tmp_path / "seed"),
-          "--seed", "5"])
-    loop = ["--online.out", str(tmp_path / "run"), *TINY_LOOP, "--online.seed-data", str(tmp_path / "seed"), "--online.seed-episodes", "2"]
-    main(["mbrl", *loop, "--online.iterations", "1"])
-    main(["mbrl", *loop, "--online.iterations", "1"])  # resumes without copying again
-    collected, data = load_episodes(tmp_path / "seed"), load_episodes(tmp_path / "run" / "data")
-    assert len(data) == 3
-    for copied, original in zip(data[:2], collected):
-        assert np.array_equal(copied.obs, original.obs) and np.array_equal(copied.actions, original.actions)
-    assert [r[:3] for r in _returns(tmp_path / "run")] == [("0", "random", "6"), ("1", "random", "12"), ("2", "agent", "18")]
-    for bad, match in ((["--online.seed-episodes", "4"], "episodes: 3"), (["--online.episode-steps", "8"], "steps: 6"),
-                       (["--online.task", "pendulum-swingup"], "source")):
-        with pytest.raises(ValueError, match=match):
-            main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), *bad])
-    with pytest.raises(ValueError, match="seed_beta only apply"):
-        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-beta", "1"])
-    with pytest.raises(ValueError, match="initial_train_steps >= 1"):
-        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.initial-train-steps", "0"])
-    with pytest.raises(SystemExit, match="no manifest"):  # a user error: one line, exit status 2
-        main(["mbrl", *loop, "--online.out", str(tmp_path / "bad"), "--online.seed-data", str(tmp_path / "nothing")])
-    assert not (tmp_path / "bad").exists()
+    OnlineRun(weighted)  # the same options resume
+    with pytest.raises(ValueError, match=r"train\.model\.substeps: 2 \(run\) vs 1 \(asked\).*train\.weights\.foreground: 20\.0 \(run\) vs 0\.0 \(asked\)"):
+        OnlineRun(online_config(out=str(tmp_path / "run"), init="default"))
+    options = tmp_path / "run" / "options.json"
+    recorded = json.loads(options.read_text())
+    assert recorded["run_format"] == 2
+    options.write_text(json.dumps(recorded["options"]))  # as a run recorded by an earlier version
+    with pytest.raises(UserError, match="another version of lawm"):
+        OnlineRun(weighted)
 
 
 def test_demo_frames_show_three_captioned_panels():

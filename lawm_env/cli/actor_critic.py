@@ -30,19 +30,16 @@ class Config:
 
 
 def run(config: Config) -> None:
-    if config.online.threads > 0:
-        torch.set_num_threads(config.online.threads)
+    if config.online.train.threads > 0:
+        torch.set_num_threads(config.online.train.threads)
     out = Path(config.online.out)
     resume_step = OnlineRun(config.online).env_steps  # also checks the loop's options against the run's
-    # runs recorded before the failure, mean_limit and critic options existed bootstrapped at failed solves,
-    # had an unbounded actor mean and a plain MLP critic of the values themselves
-    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options",
-                added={"failure": "bootstrap", "mean_limit": math.inf, "critic_norm": False, "critic_symlog": False})
+    pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options")
     metrics = MetricsLog(out / "actor_critic", resume_step=resume_step)
     agents: list[ActorCriticAgent] = []
 
     def make_agent(model: WorldModel, online: OnlineConfig) -> ActorCriticAgent:
-        agents.append(ActorCriticAgent(model, config.agent, seed=online.seed))
+        agents.append(ActorCriticAgent(model, config.agent, seed=online.train.seed))
         return agents[-1]
 
     def log(record: dict) -> None:

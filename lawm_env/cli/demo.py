@@ -37,9 +37,6 @@ class Config:
     planner: PlannerConfig = field(default_factory=lambda: PlannerConfig.closed_loop("mppi"))
     """Planner and budget (the demo's default budget keeps an episode to a few minutes on 2 CPU cores; MPPI
     plans better than CEM through the embedded default, see its model card)."""
-    observer_gain: float = 1.0
-    """Weight of the encoding against the model's one-step prediction of the latent the plan starts from
-    (1: the encoding as is; see agents.mpc.MPCAgent)."""
     out: str = "runs/demo"
     """Folder for the videos ('' for none)."""
     device: str = "auto"
@@ -62,7 +59,7 @@ def run(config: Config) -> None:
     seeds = [config.seed + i for i in range(config.episodes)]
     print(f"MPC with {config.planner.describe()} through {path} ({model.config.transition}, step {read_checkpoint(path).step}) "
           f"in {task}, {steps} steps per episode")
-    report = run_demo(model, task, seeds, steps, config.planner, Path(config.out) if config.out else None, observer_gain=config.observer_gain)
+    report = run_demo(model, task, seeds, steps, config.planner, Path(config.out) if config.out else None)
     print(report.table())
     for video in report.videos:
         print(f"video: {video}")
@@ -132,11 +129,11 @@ def run_mpc_episode(env, agent: MPCAgent, seed: int, steps: int, video: list[np.
 
 
 def run_demo(model: WorldModel, task: str, seeds: list[int], steps: int, planner: PlannerConfig, out: Path | None,
-             *, video_episodes: int = 1, progress: bool = True, observer_gain: float = 1.0) -> DemoReport:
+             *, video_episodes: int = 1, progress: bool = True) -> DemoReport:
     """MPC and a uniform-random policy on each seed of ``task``; videos (MP4 and GIF) of the first episodes."""
     env = make_pixel_env(task, model.config.image_size)
     device = next(model.parameters()).device
-    agent = MPCAgent(model, planner.build(model.config.action_dim, seed=seeds[0], device=device), observer_gain=observer_gain)
+    agent = MPCAgent(model, planner.build(model.config.action_dim, seed=seeds[0], device=device))
     report = DemoReport([], [])
     try:
         for i, seed in enumerate(seeds):

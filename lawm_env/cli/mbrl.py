@@ -18,31 +18,28 @@ class Config:
     """The loop, the world model and the data."""
     planner: PlannerConfig = field(default_factory=lambda: PlannerConfig.closed_loop("cem"))
     """The MPC planner used to collect episodes."""
-    observer_gain: float = 1.0
-    """Weight of the encoding against the model's one-step prediction of the latent each plan starts from
-    (1: the encoding as is; see agents.mpc.MPCAgent)."""
 
 
-def make_mpc_agent(planner: PlannerConfig, observer_gain: float = 1.0):
+def make_mpc_agent(planner: PlannerConfig):
     """An agent factory for ``run_online``: MPC through the current model."""
     from agents.mpc import MPCAgent
 
     def make(model, online: OnlineConfig) -> MPCAgent:
         device = next(model.parameters()).device
-        return MPCAgent(model, planner.build(model.config.action_dim, seed=online.seed, device=device),
-                        exploration_noise=online.exploration_noise, seed=online.seed, observer_gain=observer_gain,
+        return MPCAgent(model, planner.build(model.config.action_dim, seed=online.train.seed, device=device),
+                        exploration_noise=online.exploration_noise, seed=online.train.seed,
                         exploration_beta=online.exploration_beta)
 
     return make
 
 
 def run(config: Config) -> None:
-    if config.online.threads > 0:
-        torch.set_num_threads(config.online.threads)
+    if config.online.train.threads > 0:
+        torch.set_num_threads(config.online.train.threads)
 
     def log(record: dict) -> None:
         print(f"episode {record['episode']:4d} ({record['kind']:6s}) env steps {record['env_steps']:7d}  return {record['return']:7.1f}"
               + (f"  plan {record['plan_ms']:.0f} ms/action" if record["kind"] != "random" else ""), flush=True)
 
-    records = run_online(config.online, make_mpc_agent(config.planner, config.observer_gain), log)
+    records = run_online(config.online, make_mpc_agent(config.planner), log)
     print(resume_summary(records))

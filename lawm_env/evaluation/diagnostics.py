@@ -20,8 +20,8 @@ CONVERGED_ITERATIONS = 100
 
 
 def train_variant(base: TrainConfig, root: Path, name: str, **changes) -> WorldModel:
-    """Train (or resume) ``base`` with ``changes`` in ``root/name``; return the trained model."""
-    config = replace(base, out=str(root / name), **changes)
+    """Train (or resume) ``base`` with the model options ``changes`` in ``root/name``; return the trained model."""
+    config = replace(base, out=str(root / name), model=replace(base.model, **changes))
     train(config)
     return load_world_model(Path(config.out) / "checkpoint")
 
@@ -38,7 +38,7 @@ def solver_study(base: TrainConfig, root: Path, max_iters: Sequence[int], window
     """The explicit (separable) and the implicit (mechanical) LaWM, the latter also with its Newton solves
     limited to each of ``max_iters`` iterations and solved to convergence."""
     separable = train_variant(base, root, "lawm-separable", lagrangian="separable")
-    mechanical = train_variant(base, root, f"lawm-d{base.latent_dim}", lagrangian="mechanical")
+    mechanical = train_variant(base, root, f"lawm-d{base.model.latent_dim}", lagrangian="mechanical")
     results = [evaluate_model(separable, windows, horizon, "separable (explicit)", batch_size)]
     for k in (*max_iters, CONVERGED_ITERATIONS):
         label = "mechanical, converged" if k == CONVERGED_ITERATIONS else f"mechanical, Newton ≤ {k}"

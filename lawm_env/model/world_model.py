@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, replace
-from typing import Literal, NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import numpy as np
 import torch
+import tyro
 from torch import Tensor, nn
 
 from lawm_env.mechanics import DELInfo
@@ -30,8 +31,8 @@ from lawm_env.networks import mlp
 class WorldModelConfig:
     """Architecture of a world model; stored in every checkpoint."""
 
-    action_dim: int
-    """Dimension of the (float32, [-1, 1]) actions."""
+    action_dim: Annotated[int, tyro.conf.Suppress] = 1
+    """Dimension of the (float32, [-1, 1]) actions (``lawm train`` takes it from the data)."""
     latent_dim: int = 8
     """Dimension d of the generalized coordinates q."""
     transition: Literal["lawm", "mlp"] = "lawm"
@@ -46,8 +47,8 @@ class WorldModelConfig:
     """Hidden layers of the Lagrangian, baseline and reward networks."""
     channels: int = 16
     """Channels of the first convolution (doubling at each level)."""
-    image_size: int = 64
-    """Square frame size (4·2^k)."""
+    image_size: Annotated[int, tyro.conf.Suppress] = 64
+    """Square frame size (4·2^k; ``lawm train`` takes it from the data)."""
     tol: float = 1e-4
     """Absolute Newton tolerance of the DEL solve (learned Lagrangians in float32 have a round-off floor
     near 1e-5, measured; 1e-4 is above it)."""

@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Protocol
 
@@ -24,15 +24,15 @@ from torch import Tensor, nn
 from lawm_env.checkpoint import load_checkpoint, save_checkpoint
 from lawm_env.data.collection import append_episodes
 from lawm_env.data.dataset import WindowDataset
-from lawm_env.data.dmc import check_random_actions, get_task, make_pixel_env, run_episode
+from lawm_env.data.dmc import get_task, make_pixel_env, run_episode
 from lawm_env.data.episode import Episode, episode_seed
-from lawm_env.data.exploration import RandomActions, check_beta, check_center, check_coast
+from lawm_env.data.exploration import check_beta
 from lawm_env.data.storage import MANIFEST, load_episodes, read_manifest
+from lawm_env.errors import BadValueError
 from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model
-from lawm_env.training.losses import LossWeights
-from lawm_env.training.trainer import ADDED_OPTIONS, CHECKPOINT_DIR, TrainConfig, sample_windows, train
+from lawm_env.training.trainer import CHECKPOINT_DIR, RUN_FORMAT, RUN_ONLY, TrainConfig, check_run_format, sample_windows, train
 
 
 class OnlineAgent(Protocol):
@@ -56,24 +56,8 @@ class OnlineConfig:
     """dm-control pixel task (see lawm_env.data.dmc.DMC_TASKS)."""
     out: str = "runs/mbrl"
     """Run directory (resumed when it exists)."""
-    seed: int = 0
-    """Seed of episodes, planner noise, model initialization and window sampling."""
     seed_episodes: int = 5
     """Episodes with uniformly random actions before the first model is trained."""
-    seed_coast: float = 0.0
-    """Probability that a seed episode coasts: zero actions after a random number (0 to half the episode) of random
-    steps (see ``lawm collect --coast``). Coasting shows the model the rest and the unforced motion."""
-    seed_beta: float = 0.0
-    """Noise of the seed episodes' random actions: 0 uniform draws; β > 0 colored noise falling as 1/f^β, clipped
-    to [-1, 1] (see ``lawm collect --beta``; 1, pink, swings the pole much higher than uniform draws)."""
-    seed_center: tuple[float, float] = (0.0, 0.0)
-    """Gains (k_x, k_v) of a pull −(k_x·x + k_v·ẋ) on the task's slider added to the seed episodes' random actions,
-    read from the simulator state (see ``lawm collect --center``): it keeps a cart in the camera's view. (0, 0):
-    none."""
-    seed_data: str = ""
-    """A collection (``lawm collect``: this task, 64×64 frames, episodes of the loop's length) whose first
-    ``seed_episodes`` episodes are copied in as the seed episodes instead of collecting new ones, e.g. the
-    embedded default's own training data with ``init='default'``; they count as environment steps. Empty: collect."""
     episode_steps: int = 0
     """Agent steps per episode (0: the task's own limit, 1000 simulator steps / action repeat)."""
     iterations: int = 100
@@ -91,53 +75,17 @@ class OnlineConfig:
     (1: pink, which holds its sign for several steps)."""
     eval_every: int = 0
     """Every this many iterations, one extra episode without exploration (not added to the data; 0: never)."""
-    transition: str = "lawm"
-    """World-model transition: 'lawm' or 'mlp' (the baseline)."""
-    lagrangian: str = "mechanical"
-    """LaWM Lagrangian: 'mechanical' or 'separable'."""
-    latent_dim: int = 8
-    """Generalized coordinates of the world model."""
-    hidden: int = 128
-    """Hidden width of the Lagrangian networks and heads."""
-    channels: int = 16
-    """Channels of the first convolution."""
-    substeps: int = 1
-    """LaWM: DEL steps per agent step (see ``lawm train --substeps``)."""
-    angles: int = 0
-    """Angular coordinates among the first ones (see ``lawm train --angles``)."""
-    init: str = ""
-    """The world model starts from this checkpoint's or exported model's weights ('default': the embedded one;
-    see ``lawm train --init``) instead of a random initialization. Empty: random."""
-    batch_size: int = 16
-    """Windows per world-model update."""
-    window: int = 16
-    """Steps per training window."""
-    lr: float = 3e-4
-    """World-model Adam learning rate."""
-    horizon_start: int = 2
-    """Open-loop prediction horizon of the world model's first update (it grows to 12 over 1,000 updates; a model
-    started from trained weights can start at 12)."""
-    weights: LossWeights = field(default_factory=LossWeights)
-    """World-model loss weights (``--online.weights.foreground 20`` keeps a thin pole in the frame loss)."""
-    device: str = "auto"
-    """'auto', 'cpu' or 'cuda'."""
-    threads: int = 0
-    """CPU threads for torch (0: torch's default)."""
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(out="", video_every=0, progress=False))
+    """World-model training: the model (``train.model``), losses, optimizer, and the seed, device and threads of the
+    whole loop (episodes, agents and planners use ``train.seed``). The loop sets the data, the run directory, the
+    step count and the checkpoints itself."""
 
     def train_config(self, steps: int) -> TrainConfig:
         """The ``lawm train`` options of the world model after ``steps`` updates in total."""
         out = Path(self.out)
-        return TrainConfig(data=str(out / "data"), out=str(out / "world_model"), transition=self.transition,  # type: ignore[arg-type]
-                           lagrangian=self.lagrangian, latent_dim=self.latent_dim, hidden=self.hidden, channels=self.channels,  # type: ignore[arg-type]
-                           substeps=self.substeps, angles=self.angles, init=self.init, steps=steps,
-                           batch_size=self.batch_size, window=self.window, lr=self.lr, horizon_start=self.horizon_start,
-                           weights=self.weights, seed=self.seed, device=self.device, threads=self.threads, video_every=0,
-                           checkpoint_every=max(steps, 1), progress=False)
+        return replace(self.train, data=str(out / "data"), out=str(out / "world_model"), steps=steps, video_every=0,
+                       checkpoint_every=max(steps, 1), progress=False)
 
-
-ADDED_ONLINE_OPTIONS = {"seed_coast": 0.0, "seed_beta": 0.0, "exploration_beta": 0.0, "init": "", "seed_center": [0.0, 0.0],
-                        "seed_data": "", "horizon_start": 2}
-"""Loop options introduced after runs were recorded, with the value those runs had."""
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
 
@@ -147,25 +95,33 @@ def episode_steps(config: OnlineConfig) -> int:
     return config.episode_steps or get_task(config.task).episode_steps
 
 
-def pin_options(path: Path, options: dict, what: str, added: dict | None = None) -> None:
-    """Record a run's ``options`` in ``path`` (JSON) the first time; later, raise a ValueError naming every
-    option that differs from the recorded ones (``what`` names them in the message). ``added`` gives the
-    values of options introduced after a run was recorded, read for a file that lacks them (one level deep:
-    a recorded group of options lacking a newer member gets it from ``added``)."""
+def pin_options(path: Path, options: dict, what: str) -> None:
+    """Record a run's ``options`` in ``path`` (JSON, with the ``RUN_FORMAT``) the first time; later, raise a
+    ``BadValueError`` naming every option (dotted, for nested groups) that differs from the recorded ones (``what``
+    names them in the message), or a ``CheckpointError`` for a file of another run format."""
     options = json.loads(json.dumps(options))  # as recorded: tuples become lists
     if path.exists():
-        added = added or {}
         recorded = json.loads(path.read_text())
-        saved = {**added, **recorded}
-        for key, value in added.items():
-            if isinstance(value, dict) and isinstance(recorded.get(key), dict):
-                saved[key] = {**value, **recorded[key]}
-        diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in options.items() if saved.get(k) != v]
+        check_run_format(path, recorded.get("run_format"))
+        saved, asked = _dotted(recorded["options"]), _dotted(options)
+        diff = [f"{k}: {saved.get(k)!r} (run) vs {v!r} (asked)" for k, v in asked.items() if saved.get(k) != v]
+        diff += [f"{k}: {v!r} (run) vs absent (asked)" for k, v in saved.items() if k not in asked]
         if diff:
-            raise ValueError(f"{path.parent} is a run with other {what}; use another --out. " + "; ".join(diff))
+            raise BadValueError(f"{path.parent} is a run with other {what}; use another --out. " + "; ".join(diff))
     else:
-        text = json.dumps(options, indent=1, sort_keys=True).encode()
+        text = json.dumps({"run_format": RUN_FORMAT, "options": options}, indent=1, sort_keys=True).encode()
         atomic_write(path, lambda f: f.write(text))
+
+
+def _dotted(options: dict, prefix: str = "") -> dict:
+    """Nested option groups flattened to dotted names."""
+    flat: dict = {}
+    for key, value in options.items():
+        if isinstance(value, dict):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
 
 
 class OnlineRun:
@@ -179,9 +135,9 @@ class OnlineRun:
         self._recover_records()
 
     def _check_options(self) -> None:
-        fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "device", "threads", "eval_every")}
-        # runs recorded before the loss weights and the added options existed trained with the defaults
-        pin_options(self.root / "options.json", fixed, "options", added={"weights": asdict(LossWeights()), **ADDED_OPTIONS, **ADDED_ONLINE_OPTIONS})
+        fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "eval_every")}
+        fixed["train"] = {k: v for k, v in fixed["train"].items() if k not in RUN_ONLY}
+        pin_options(self.root / "options.json", fixed, "options")
 
     def _recover_records(self) -> None:
         """Records of episodes that reached the data but not online.json (an interruption in between)."""
@@ -222,27 +178,8 @@ class OnlineRun:
         atomic_write(self.root / "returns.csv", lambda f: f.write(data))
 
 
-def check_seed_data(config: OnlineConfig) -> None:
-    """Raise a ValueError naming what differs if ``config.seed_data`` cannot seed this loop (task, frame size,
-    episode length, too few episodes) or if options of collected seed episodes are set beside it; nothing to check
-    when it is empty."""
-    if not config.seed_data:
-        return
-    collecting = [name for name, on in (("seed_coast", config.seed_coast), ("seed_beta", config.seed_beta),
-                                        ("seed_center", any(config.seed_center))) if on]
-    if collecting:
-        raise ValueError(f"seed_data copies its seed episodes; {', '.join(collecting)} only apply to collected ones")
-    manifest = read_manifest(Path(config.seed_data))
-    expected = {k: v for k, v in _identity(config).items() if k in ("source", "image_size", "steps")}  # not its seed or policy
-    diff = [f"{k}: {manifest.get(k)!r} (collection) vs {v!r} (loop)" for k, v in expected.items() if manifest.get(k) != v]
-    if manifest.get("episodes", 0) < config.seed_episodes:
-        diff.append(f"episodes: {manifest.get('episodes', 0)} (collection) vs {config.seed_episodes} seed episodes (loop)")
-    if diff:
-        raise ValueError(f"seed_data {config.seed_data} does not fit this loop: " + "; ".join(diff))
-
-
 def _identity(config: OnlineConfig) -> dict:
-    return {"source": f"dmc:{config.task}", "image_size": 64, "seed": config.seed, "steps": episode_steps(config), "policy": "online"}
+    return {"source": f"dmc:{config.task}", "image_size": 64, "seed": config.train.seed, "steps": episode_steps(config), "policy": "online"}
 
 
 def _run_agent_episode(env, agent: OnlineAgent, seed: int, steps: int, explore: bool) -> tuple[Episode, float]:
@@ -269,28 +206,17 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
             or config.initial_train_steps < 1):
         raise ValueError("need seed_episodes >= 1, iterations >= 0, episodes_per_iteration >= 1, train_steps >= 1, "
                          "initial_train_steps >= 1")
-    seed_actions = RandomActions(check_coast(config.seed_coast, "seed_coast"), check_beta(config.seed_beta, "seed_beta"),
-                                 check_center(config.seed_center, "seed_center"))
-    check_random_actions(config.task, seed_actions, "seed_center")
     check_beta(config.exploration_beta, "exploration_beta")
-    check_seed_data(config)
     run = OnlineRun(config)
     steps = episode_steps(config)
     env = make_pixel_env(config.task, 64)
     model: WorldModel | None = None
     agent: OnlineAgent | None = None
     try:
-        if config.seed_data and run.data_episodes < config.seed_episodes:
-            first = run.data_episodes
-            copied = load_episodes(Path(config.seed_data))[first:config.seed_episodes]
-            append_episodes(run.root / "data", copied, _identity(config))
-            for index, episode in enumerate(copied, start=first):
-                log(run.add("random", episode, index, float("nan"), 0, 0.0))
-            run.save()
         while run.data_episodes < config.seed_episodes:
             index = run.data_episodes
             start = time.perf_counter()
-            episode = run_episode(env, episode_seed(config.seed, index), steps, random_actions=seed_actions)
+            episode = run_episode(env, episode_seed(config.train.seed, index), steps)
             append_episodes(run.root / "data", [episode], _identity(config))
             log(run.add("random", episode, index, float("nan"), 0, time.perf_counter() - start))
             run.save()
@@ -298,7 +224,7 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
             target = config.initial_train_steps + iteration * config.train_steps
             start = time.perf_counter()
             train(config.train_config(target))
-            model = load_world_model(Path(config.out) / "world_model" / CHECKPOINT_DIR, config.device, into=model)
+            model = load_world_model(Path(config.out) / "world_model" / CHECKPOINT_DIR, config.train.device, into=model)
             if agent is None:
                 agent = make_agent(model, config)
                 _load_agent(run.root / "agent", agent)
@@ -307,13 +233,13 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
             episodes = []
             for j in range(config.episodes_per_iteration):
                 index = config.seed_episodes + iteration * config.episodes_per_iteration + j
-                episode, plan_ms = _run_agent_episode(env, agent, episode_seed(config.seed, index), steps, explore=True)
+                episode, plan_ms = _run_agent_episode(env, agent, episode_seed(config.train.seed, index), steps, explore=True)
                 episodes.append(episode)
                 log(run.add("agent", episode, index, plan_ms, target, seconds))
             append_episodes(run.root / "data", episodes, _identity(config))
             run.save()
             if config.eval_every and (iteration + 1) % config.eval_every == 0:
-                episode, plan_ms = _run_agent_episode(env, agent, episode_seed(config.seed + 1_000_003, iteration), steps, explore=False)
+                episode, plan_ms = _run_agent_episode(env, agent, episode_seed(config.train.seed + 1_000_003, iteration), steps, explore=False)
                 log(run.add("eval", episode, iteration, plan_ms, target, 0.0))
                 run.save()
     finally:
@@ -326,11 +252,11 @@ def _update_agent(config: OnlineConfig, agent: OnlineAgent, model: WorldModel, s
     modules, optimizers = _agent_state(agent)
     if not modules:
         return
-    dataset = WindowDataset(Path(config.out) / "data", window=config.window, with_states=False)
-    generator = torch.Generator().manual_seed(config.seed * 7919 + step)
+    dataset = WindowDataset(Path(config.out) / "data", window=config.train.window, with_states=False)
+    generator = torch.Generator().manual_seed(config.train.seed * 7919 + step)
     device = next(model.parameters()).device
     for _ in range(config.train_steps):
-        agent.update(model, sample_windows(dataset, config.batch_size, generator, device))
+        agent.update(model, sample_windows(dataset, config.train.batch_size, generator, device))
     save_checkpoint(Path(config.out) / "agent", modules=modules, optimizers=optimizers, config={"online": asdict(config)}, step=step, save_global_rng=False)
 
 

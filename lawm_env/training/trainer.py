@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoin
 from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.storage import read_manifest
 from lawm_env.devices import get_device
+from lawm_env.errors import BadValueError, CheckpointError, UserError
 from lawm_env.model import WorldModel, WorldModelConfig
 from lawm_env.model.io import model_dir
 from lawm_env.training.logs import MetricsLog
@@ -30,34 +30,26 @@ MAX_SKIPPED_UPDATES = 10
 """Consecutive non-finite gradients after which training stops (single ones are skipped)."""
 
 
+RUN_FORMAT = 2
+"""Version of what a run records (its checkpoint's config, its pinned options); a run recorded by another
+version is refused on resume with a clear message instead of being guessed at."""
+
+RUN_ONLY = ("data", "out", "steps", "device", "threads", "log_every", "checkpoint_every", "video_every", "cache_episodes",
+            "progress")
+"""Options that a resumed run may change: where and how long it runs, not what it computes."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Options of ``lawm train``."""
 
-    data: str
-    """Collection directory written by ``lawm collect``."""
+    data: str = ""
+    """Collection directory written by ``lawm collect`` (required)."""
     out: str = "runs/lawm"
     """Run directory: checkpoint/, metrics.csv, tensorboard/, videos/."""
-    transition: Literal["lawm", "mlp"] = "lawm"
-    """'lawm' (forced DEL step) or 'mlp' (the unconstrained baseline with matched parameter count)."""
-    lagrangian: Literal["mechanical", "separable"] = "mechanical"
-    """LaWM Lagrangian: position-dependent mass (implicit) or constant mass (explicit, faster)."""
-    latent_dim: int = 8
-    """Dimension of the generalized coordinates q."""
-    dt: float = 0.1
-    """Latent time step h."""
-    hidden: int = 128
-    """Hidden width of the Lagrangian networks and heads."""
-    depth: int = 2
-    """Hidden layers of those networks."""
-    channels: int = 16
-    """Channels of the first convolution."""
-    solver_tol: float = 1e-4
-    """Absolute Newton tolerance of the DEL solve."""
-    substeps: int = 1
-    """LaWM: DEL steps of dt/substeps per agent step, the action held (for motions fast against one step)."""
-    angles: int = 0
-    """How many coordinates (the first ones) are angles on a circle, for joints that spin (cartpole: 1)."""
+    model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    """The world model: 'lawm' (forced DEL step) or the 'mlp' baseline with a matched parameter count, its latent
+    size, networks and solver (its action and frame sizes come from the data)."""
     init: str = ""
     """Start from the weights of this checkpoint or exported model ('default': the embedded one) instead of a
     random initialization, to fine-tune it on this data; its model options must be the ones asked for. The
@@ -97,31 +89,12 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar."""
 
-    def model_config(self, action_dim: int, image_size: int) -> WorldModelConfig:
-        return WorldModelConfig(action_dim=action_dim, latent_dim=self.latent_dim, transition=self.transition,
-                                lagrangian=self.lagrangian, dt=self.dt, hidden=self.hidden, depth=self.depth,
-                                channels=self.channels, image_size=image_size, tol=self.solver_tol,
-                                substeps=self.substeps, angles=self.angles)
-
     def resume_identity(self) -> dict:
-        """The options a resumed run must share with the checkpoint (everything that changes the math)."""
-        keys = ("data", "transition", "lagrangian", "latent_dim", "dt", "hidden", "depth", "channels", "solver_tol", "batch_size",
-                "window", "horizon_start", "horizon_end", "horizon_ramp_steps", "lr", "grad_clip", "seed")
-        identity = {k: getattr(self, k) for k in keys}
-        identity.update({k: getattr(self, k) for k, neutral in ADDED_OPTIONS.items() if getattr(self, k) != neutral})
+        """The options a resumed run must share with its checkpoint: everything that changes the math."""
+        identity = {k: v for k, v in asdict(self).items() if k not in RUN_ONLY and k != "model"}  # the model: beside it
         identity["data"] = str(Path(self.data).resolve())
-        if self.init:
-            identity["init"] = str(model_dir(self.init).resolve())
-        # loss options added later are left out at their neutral default, so older runs still resume
-        identity["weights"] = {k: v for k, v in asdict(self.weights).items() if not (k in ADDED_LOSS_WEIGHTS and v == 0.0)}
+        identity["init"] = str(model_dir(self.init).resolve()) if self.init else ""
         return identity
-
-
-ADDED_OPTIONS = {"substeps": 1, "angles": 0, "init": ""}
-"""Options introduced after runs were recorded, with the value those runs had; at it they are not part of a
-run's identity."""
-ADDED_LOSS_WEIGHTS = ("foreground", "latent_scale")
-"""Loss weights introduced after runs were recorded; at 0 they are not part of a run's identity."""
 
 
 def load_initial_weights(model: WorldModel, init: str, device: torch.device) -> None:
@@ -131,8 +104,15 @@ def load_initial_weights(model: WorldModel, init: str, device: torch.device) -> 
     saved = WorldModelConfig.from_dict(read_checkpoint(path).config["model"])
     diff = [f"{k}: {v!r} ({path}) vs {getattr(model.config, k)!r} (asked)" for k, v in asdict(saved).items() if getattr(model.config, k) != v]
     if diff:
-        raise ValueError(f"--init {init}: that model has other options than the one asked for; " + "; ".join(diff))
+        raise BadValueError(f"--init {init}: that model has other options than the one asked for; " + "; ".join(diff))
     load_checkpoint(path, modules={"model": model}, map_location=device)
+
+
+def check_run_format(path: Path, recorded: object) -> None:
+    """A CheckpointError unless the run at ``path`` was recorded in this version's ``RUN_FORMAT``."""
+    if recorded != RUN_FORMAT:
+        raise CheckpointError(f"{path} was recorded by another version of lawm (run format {recorded or 1}, this one "
+                              f"writes {RUN_FORMAT}); resume it with that version, or start a new run with another --out")
 
 
 def horizon_at(config: TrainConfig, step: int) -> int:
@@ -176,11 +156,13 @@ def train(config: TrainConfig) -> dict:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
         torch.cuda.set_device(device)
     out = Path(config.out)
+    if not config.data:
+        raise UserError("lawm train needs --data: a collection directory made by `lawm collect`")
     manifest = read_manifest(config.data)
     episodes = sum(len(shard["lengths"]) for shard in manifest["shards"])
     dataset = WindowDataset(config.data, window=config.window, cache_episodes=config.cache_episodes, with_states=False)
     sample = dataset[0]
-    model_config = config.model_config(sample["actions"].shape[-1], sample["obs"].shape[-2])
+    model_config = replace(config.model, action_dim=sample["actions"].shape[-1], image_size=sample["obs"].shape[-2])
 
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
@@ -189,8 +171,9 @@ def train(config: TrainConfig) -> dict:
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = torch.Generator().manual_seed(config.seed * 1000 + rank)
     step, elapsed = 0, 0.0
-    checkpoint_config = {"model": model_config.to_dict(), "train": config.resume_identity()}
+    checkpoint_config = {"run_format": RUN_FORMAT, "model": model_config.to_dict(), "train": config.resume_identity()}
     if (out / CHECKPOINT_DIR).exists():  # resuming: the run's own weights, whatever it started from
+        check_run_format(out / CHECKPOINT_DIR, read_checkpoint(out / CHECKPOINT_DIR).config.get("run_format"))
         loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
                                  generators={"sampler": sampler} if world == 1 else None,
                                  restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
@@ -207,7 +190,7 @@ def train(config: TrainConfig) -> dict:
     report: dict = {}
     step_times: list[float] = []
     skipped = skipped_total = 0
-    bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.transition}")
+    bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.model.transition}")
     while step < config.steps:
         start = time.perf_counter()
         batch = sample_windows(dataset, config.batch_size, sampler, device)
