@@ -11,29 +11,39 @@ import torch
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 
 
-def train_config(**options):
-    """A ``TrainConfig`` from flat keyword options: world-model options (``latent_dim``, ``transition``, ...) go into
-    its ``model``, the others are its own."""
+def _split(options: dict, cls) -> dict:
+    """The entries of ``options`` that are fields of the dataclass ``cls``, removed from ``options``."""
     from dataclasses import fields
 
+    names = {f.name for f in fields(cls)}
+    return {k: options.pop(k) for k in list(options) if k in names}
+
+
+def train_config(**options):
+    """A ``TrainConfig`` from flat keyword options: world-model options (``latent_dim``, ``transition``, ...) go into
+    its ``model``."""
     from lawm_env.model import WorldModelConfig
     from lawm_env.training.trainer import TrainConfig
 
-    model_names = {f.name for f in fields(WorldModelConfig)}
-    model = {k: options.pop(k) for k in list(options) if k in model_names}
+    model = _split(options, WorldModelConfig)
     return TrainConfig(model=WorldModelConfig(**model), **options)
+
+
+def train_run(**options):
+    """A ``TrainRun`` (the options of ``lawm train``) from flat keyword options (see ``train_config``)."""
+    from lawm_env.training.trainer import TrainRun
+
+    run = _split(options, TrainRun)
+    return TrainRun(train=train_config(**options), **run)
 
 
 def online_config(**options):
     """An ``OnlineConfig`` from flat keyword options: the loop's own, the rest for its ``train`` (see
     ``train_config``)."""
-    from dataclasses import fields
-
     from lawm_env.training.online import OnlineConfig
 
-    own = {f.name for f in fields(OnlineConfig)}
-    loop = {k: options.pop(k) for k in list(options) if k in own}
-    return OnlineConfig(train=train_config(out="", video_every=0, progress=False, **options), **loop)
+    loop = _split(options, OnlineConfig)
+    return OnlineConfig(train=train_config(**options), **loop)
 
 
 @pytest.fixture(autouse=True)

@@ -331,8 +331,8 @@ def test_agent_acts_updates_and_restores(device):
 
 # --------------------------------------------------------------------------------------- the online loop
 TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
-             "--online.train-steps", "2", "--online.train.batch-size", "2", "--online.train.window", "4", "--online.train.model.latent-dim", "4",
-             "--online.train.model.hidden", "16", "--online.train.model.channels", "8", "--online.train.threads", "1", "--online.train.device", "cpu",
+             "--online.train-steps", "2", "--online.batch-size", "2", "--online.window", "4", "--online.model.latent-dim", "4",
+             "--online.model.hidden", "16", "--online.model.channels", "8", "--online.threads", "1", "--online.device", "cpu",
              "--agent.horizon", "3", "--agent.starts", "8", "--agent.hidden", "16"]
 
 

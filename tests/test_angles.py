@@ -211,12 +211,12 @@ def test_angles_must_count_coordinates(bad):
 
 def test_angles_option_in_training_runs(tiny_pendulum, tmp_path):
 
-    from conftest import train_config
+    from conftest import train_run
     from lawm_env.checkpoint import read_checkpoint
     from lawm_env.training.trainer import train
 
     run = tmp_path / "run"
-    train(train_config(data=str(tiny_pendulum), out=str(run), angles=1, latent_dim=4, hidden=16, channels=8, steps=1,
+    train(train_run(data=str(tiny_pendulum), out=str(run), angles=1, latent_dim=4, hidden=16, channels=8, steps=1,
                        batch_size=2, window=6, video_every=0, progress=False))
     assert read_checkpoint(run / "checkpoint").config["model"]["angles"] == 1
 

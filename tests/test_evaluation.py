@@ -18,7 +18,7 @@ from lawm_env.evaluation.evaluate import evaluate_model
 from lawm_env.evaluation.heldout import load_windows
 from lawm_env.evaluation.synthetic import invariants_from_positions, position_columns
 from lawm_env.model.io import load_world_model
-from conftest import train_config
+from conftest import train_run
 from lawm_env.training.trainer import train
 
 
@@ -75,7 +75,7 @@ def test_a_blank_prediction_finds_no_object(tiny_pendulum, monkeypatch):
 def tiny_runs(tiny_pendulum, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-runs")
     for transition in ("lawm", "mlp"):
-        train(train_config(data=str(tiny_pendulum), out=str(root / transition), transition=transition, steps=2, batch_size=2,
+        train(train_run(data=str(tiny_pendulum), out=str(root / transition), transition=transition, steps=2, batch_size=2,
                            window=6, horizon_end=2, latent_dim=4, hidden=16, channels=8, video_every=0, progress=False))
     return root
 
@@ -116,10 +116,10 @@ def test_horizon_defaults_to_ten_training_horizons_capped_by_the_episodes(tiny_r
 
 def test_lawm_diagnose_end_to_end(tiny_pendulum, tmp_path, capsys):
     out = tmp_path / "diag"
-    main(["diagnose", "--train.data", str(tiny_pendulum), "--heldout", str(tiny_pendulum), "--out", str(out), "--dims", "2",
-          "--max-iters", "1", "--train.model.latent-dim", "2", "--train.steps", "1", "--train.batch-size", "2",
-          "--train.window", "6", "--train.horizon-end", "2", "--train.model.hidden", "16", "--train.model.channels", "8",
-          "--windows", "2", "--horizon", "8", "--train.no-progress"])
+    main(["diagnose", "--data", str(tiny_pendulum), "--heldout", str(tiny_pendulum), "--out", str(out), "--dims", "2",
+          "--max-iters", "1", "--model.latent-dim", "2", "--steps", "1", "--batch-size", "2", "--window", "6",
+          "--horizon-end", "2", "--model.hidden", "16", "--model.channels", "8", "--windows", "2", "--horizon", "8",
+          "--no-progress"])
     summary = (out / "summary.md").read_text()
     assert "| d=2 |" in summary and "| separable (explicit) |" in summary
     solver = json.loads((out / "solver" / "results.json").read_text())["results"]

@@ -30,10 +30,10 @@ def _prepare(name: str, tmp_path: Path, data: Path) -> None:
 
         make_tiny_checkpoint(tmp_path / "tiny64", image_size=64)
     if name == "open_loop_psnr.py":
-        from conftest import train_config
+        from conftest import train_run
         from lawm_env.training.trainer import train
 
-        train(train_config(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, window=6, latent_dim=4,
+        train(train_run(data=str(data), out=str(tmp_path / "run"), steps=2, batch_size=2, window=6, latent_dim=4,
                            hidden=16, channels=8, video_every=0, progress=False))
 
 

@@ -163,8 +163,8 @@ def test_append_episodes_grows_a_collection_and_guards_its_identity(tmp_path):
 
 
 TINY_LOOP = ["--online.seed-episodes", "1", "--online.episode-steps", "6", "--online.initial-train-steps", "2",
-             "--online.train-steps", "1", "--online.train.batch-size", "2", "--online.train.window", "4", "--online.train.model.latent-dim", "4",
-             "--online.train.model.hidden", "16", "--online.train.model.channels", "8", "--online.train.threads", "1", "--online.train.device", "cpu",
+             "--online.train-steps", "1", "--online.batch-size", "2", "--online.window", "4", "--online.model.latent-dim", "4",
+             "--online.model.hidden", "16", "--online.model.channels", "8", "--online.threads", "1", "--online.device", "cpu",
              "--planner.population", "8", "--planner.elites", "2", "--planner.iterations", "1", "--planner.horizon", "3"]
 
 
@@ -219,8 +219,8 @@ def test_online_options_reach_the_world_model_and_are_pinned_with_the_run_format
     from lawm_env.training.online import OnlineRun
 
     weighted = online_config(out=str(tmp_path / "run"), weights=LossWeights(foreground=20.0), substeps=2, init="default")
-    trained = weighted.train_config(10)
-    assert trained.weights.foreground == 20.0 and trained.model.substeps == 2 and trained.init == "default"
+    trained = weighted.train_run(10)
+    assert trained.train == weighted.train and trained.train.model.substeps == 2 and trained.train.init == "default"
     assert trained.steps == 10 and trained.data == str(tmp_path / "run" / "data") and not trained.progress
     OnlineRun(weighted)
     OnlineRun(weighted)  # the same options resume

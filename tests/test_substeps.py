@@ -80,7 +80,7 @@ def test_implicit_gradients_through_substeps():
 
 
 def test_substeps_in_the_world_model_config_losses_and_run_identity(tiny_pendulum, tmp_path):
-    from conftest import train_config
+    from conftest import train_run
 
     assert WorldModelConfig.from_dict({"action_dim": 1}).substeps == 1  # checkpoints written before the option
     config = WorldModelConfig(action_dim=1, latent_dim=4, hidden=16, channels=4, image_size=32, substeps=3)
@@ -91,7 +91,7 @@ def test_substeps_in_the_world_model_config_losses_and_run_identity(tiny_pendulu
     total.backward()
     assert torch.isfinite(total) and report["residual"] > 0
     assert all(torch.isfinite(p.grad).all() for p in model.transition.parameters() if p.grad is not None)
-    assert train_config(data=str(tiny_pendulum), out=str(tmp_path), substeps=2).model.substeps == 2
+    assert train_run(data=str(tiny_pendulum), out=str(tmp_path), substeps=2).train.model.substeps == 2
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5])

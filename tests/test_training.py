@@ -14,15 +14,15 @@ import torch
 
 from lawm_env.checkpoint import CheckpointError
 from lawm_env.model.io import load_world_model
-from conftest import train_config
-from lawm_env.training.trainer import TrainConfig, train
+from conftest import train_run
+from lawm_env.training.trainer import TrainRun, train
 
 
-def _config(data: Path, out: Path, **kw) -> TrainConfig:
+def _config(data: Path, out: Path, **kw) -> TrainRun:
     base = dict(data=str(data), out=str(out), latent_dim=4, hidden=32, channels=8, steps=6, batch_size=4, window=8,
                 horizon_start=2, horizon_end=4, horizon_ramp_steps=4, log_every=1, checkpoint_every=3, video_every=0, progress=False)
     base.update(kw)
-    return train_config(**base)
+    return train_run(**base)
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -165,7 +165,7 @@ def test_latent_scale_anchor(transition, tiny_pendulum, tmp_path):
     assert report["total"] == pytest.approx(plain["total"] + 3.0 * expected, rel=1e-4)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
-    assert _config(tiny_pendulum, tmp_path).resume_identity() != _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=1.0)).resume_identity()
+    assert _config(tiny_pendulum, tmp_path).train.identity() != _config(tiny_pendulum, tmp_path, weights=LossWeights(latent_scale=1.0)).train.identity()
 
 
 def test_init_starts_from_another_models_weights(tiny_pendulum, tmp_path):

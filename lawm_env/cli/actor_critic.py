@@ -30,8 +30,8 @@ class Config:
 
 
 def run(config: Config) -> None:
-    if config.online.train.threads > 0:
-        torch.set_num_threads(config.online.train.threads)
+    if config.online.threads > 0:
+        torch.set_num_threads(config.online.threads)
     out = Path(config.online.out)
     resume_step = OnlineRun(config.online).env_steps  # also checks the loop's options against the run's
     pin_options(out / AGENT_OPTIONS, config.agent.to_dict(), "actor-critic options")

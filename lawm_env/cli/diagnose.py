@@ -6,30 +6,34 @@ energy with the true energy on held-out data.
 Trains small runs under ``--out``/runs (re-running resumes them), evaluates them on the same held-out
 windows and writes ``latent_dim/`` and ``solver/`` reports (report.md, plots/, results.json) and
 ``summary.md``. Example:
-``lawm diagnose --train.data data/pendulum --heldout data/pendulum-heldout --train.steps 500 --out diagnose``.
+``lawm diagnose --data data/pendulum --heldout data/pendulum-heldout --steps 500 --out diagnose``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 from pathlib import Path
 
 import torch
+import tyro
 
-from lawm_env.errors import UserError
 from lawm_env.fileio import atomic_write
-from lawm_env.training.trainer import TrainConfig
+from lawm_env.training.trainer import TrainConfig, TrainRun
 
 
 @dataclass(frozen=True)
 class Config:
+    data: str
+    """Training collection (synthetic)."""
     heldout: str
-    """Held-out collection of the same source as the training data."""
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=500, horizon_ramp_steps=250, video_every=0, device="cpu"))
-    """Training of every run: ``--train.data`` (a synthetic collection, required), its budget and the base model
-    (``--train.model.latent-dim`` is the solver ablation's latent dimension)."""
+    """Held-out collection of the same source."""
     out: str = "diagnose"
     """Output folder."""
+    steps: int = 500
+    """Training steps of every run."""
+    train: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=lambda: TrainConfig(horizon_ramp_steps=250))
+    """The base model and its training (``--model.latent-dim`` is the solver ablation's latent dimension)."""
     dims: tuple[int, ...] = (2, 4, 8, 16)
     """Latent dimensions of the sensitivity study."""
     max_iters: tuple[int, ...] = (1, 2, 4, 8)
@@ -38,6 +42,10 @@ class Config:
     """Evaluation steps (0: 10x the training horizon, capped by the held-out episodes)."""
     windows: int = 16
     """Held-out windows evaluated."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
+    progress: bool = True
+    """Show training progress bars."""
 
 
 def run(config: Config) -> None:
@@ -45,16 +53,15 @@ def run(config: Config) -> None:
     from lawm_env.evaluation.evaluate import window_steps
     from lawm_env.evaluation.heldout import load_windows, longest_episode
     from lawm_env.evaluation.report import default_horizons, write_report
-    base = config.train
-    if not base.data:
-        raise UserError("lawm diagnose needs --train.data: the training collection made by `lawm collect`")
-    if base.threads > 0:
-        torch.set_num_threads(base.threads)
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
     out = Path(config.out)
-    horizon = min(config.horizon or 10 * base.horizon_end, longest_episode(config.heldout) - window_steps(0))
+    horizon = min(config.horizon or 10 * config.train.horizon_end, longest_episode(config.heldout) - window_steps(0))
     windows = load_windows(config.heldout, window_steps(horizon), config.windows)
-    meta = {"data": base.data, "heldout": config.heldout, "source": windows.source, "windows": len(windows),
-            "horizon": horizon, "training steps": base.steps, "training horizon": base.horizon_end}
+    base = TrainRun(data=config.data, steps=config.steps, train=config.train, threads=config.threads, video_every=0,
+                    device="cpu", progress=config.progress)
+    meta = {"data": config.data, "heldout": config.heldout, "source": windows.source, "windows": len(windows),
+            "horizon": horizon, "training steps": config.steps, "training horizon": config.train.horizon_end}
     horizons = default_horizons(horizon)
     dims = latent_dim_study(base, out / "runs", config.dims, windows, horizon)
     write_report(dims, out / "latent_dim", horizons, meta, "Latent dimension sensitivity (LaWM, mechanical)")

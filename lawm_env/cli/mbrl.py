@@ -34,8 +34,8 @@ def make_mpc_agent(planner: PlannerConfig):
 
 
 def run(config: Config) -> None:
-    if config.online.train.threads > 0:
-        torch.set_num_threads(config.online.train.threads)
+    if config.online.threads > 0:
+        torch.set_num_threads(config.online.threads)
 
     def log(record: dict) -> None:
         print(f"episode {record['episode']:4d} ({record['kind']:6s}) env steps {record['env_steps']:7d}  return {record['return']:7.1f}"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 
-from lawm_env.training.trainer import TrainConfig, train
+from lawm_env.training.trainer import TrainRun, train
 
-Config = TrainConfig
+Config = TrainRun
 
 
-def run(config: TrainConfig) -> None:
+def run(config: TrainRun) -> None:
     summary = train(config)
     if summary.get("rank", 0) == 0:
         print(json.dumps(summary, indent=1, default=float))

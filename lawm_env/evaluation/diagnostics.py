@@ -13,32 +13,32 @@ from lawm_env.evaluation.evaluate import Evaluation, evaluate_model
 from lawm_env.evaluation.heldout import EvalWindows
 from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model
-from lawm_env.training.trainer import TrainConfig, train
+from lawm_env.training.trainer import TrainRun, train
 
 CONVERGED_ITERATIONS = 100
 """The Newton limit standing for "solved to convergence"."""
 
 
-def train_variant(base: TrainConfig, root: Path, name: str, **changes) -> WorldModel:
+def train_variant(base: TrainRun, root: Path, name: str, **changes) -> WorldModel:
     """Train (or resume) ``base`` with the model options ``changes`` in ``root/name``; return the trained model."""
-    config = replace(base, out=str(root / name), model=replace(base.model, **changes))
+    config = replace(base, out=str(root / name), train=replace(base.train, model=replace(base.train.model, **changes)))
     train(config)
     return load_world_model(Path(config.out) / "checkpoint")
 
 
-def latent_dim_study(base: TrainConfig, root: Path, dims: Sequence[int], windows: EvalWindows, horizon: int,
+def latent_dim_study(base: TrainRun, root: Path, dims: Sequence[int], windows: EvalWindows, horizon: int,
                      batch_size: int = 8) -> list[Evaluation]:
     """LaWM trained with each latent dimension d in ``dims``, evaluated on ``windows``."""
     return [evaluate_model(train_variant(base, root, f"lawm-d{d}", latent_dim=d), windows, horizon, f"d={d}", batch_size)
             for d in dims]
 
 
-def solver_study(base: TrainConfig, root: Path, max_iters: Sequence[int], windows: EvalWindows, horizon: int,
+def solver_study(base: TrainRun, root: Path, max_iters: Sequence[int], windows: EvalWindows, horizon: int,
                  batch_size: int = 8) -> list[Evaluation]:
     """The explicit (separable) and the implicit (mechanical) LaWM, the latter also with its Newton solves
     limited to each of ``max_iters`` iterations and solved to convergence."""
     separable = train_variant(base, root, "lawm-separable", lagrangian="separable")
-    mechanical = train_variant(base, root, f"lawm-d{base.model.latent_dim}", lagrangian="mechanical")
+    mechanical = train_variant(base, root, f"lawm-d{base.train.model.latent_dim}", lagrangian="mechanical")
     results = [evaluate_model(separable, windows, horizon, "separable (explicit)", batch_size)]
     for k in (*max_iters, CONVERGED_ITERATIONS):
         label = "mechanical, converged" if k == CONVERGED_ITERATIONS else f"mechanical, Newton ≤ {k}"

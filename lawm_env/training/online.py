@@ -13,12 +13,13 @@ import csv
 import io
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Annotated, Callable, Protocol
 
 import numpy as np
 import torch
+import tyro
 from torch import Tensor, nn
 
 from lawm_env.checkpoint import load_checkpoint, save_checkpoint
@@ -32,7 +33,7 @@ from lawm_env.errors import BadValueError
 from lawm_env.fileio import atomic_write
 from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model
-from lawm_env.training.trainer import CHECKPOINT_DIR, RUN_FORMAT, RUN_ONLY, TrainConfig, check_run_format, sample_windows, train
+from lawm_env.training.trainer import CHECKPOINT_DIR, RUN_FORMAT, TrainConfig, TrainRun, check_run_format, sample_windows, train
 
 
 class OnlineAgent(Protocol):
@@ -75,16 +76,19 @@ class OnlineConfig:
     (1: pink, which holds its sign for several steps)."""
     eval_every: int = 0
     """Every this many iterations, one extra episode without exploration (not added to the data; 0: never)."""
-    train: TrainConfig = field(default_factory=lambda: TrainConfig(out="", video_every=0, progress=False))
-    """World-model training: the model (``train.model``), losses, optimizer, and the seed, device and threads of the
-    whole loop (episodes, agents and planners use ``train.seed``). The loop sets the data, the run directory, the
-    step count and the checkpoints itself."""
+    train: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=TrainConfig)
+    """The world model and its training (``--online.model.*``, ``--online.lr``, ...); its seed also seeds the
+    episodes, the agents and the planners."""
+    device: str = "auto"
+    """'auto', 'cpu' or 'cuda'."""
+    threads: int = 0
+    """CPU threads for torch (0: torch's default)."""
 
-    def train_config(self, steps: int) -> TrainConfig:
-        """The ``lawm train`` options of the world model after ``steps`` updates in total."""
+    def train_run(self, steps: int) -> TrainRun:
+        """The ``lawm train`` run of the world model after ``steps`` updates in total."""
         out = Path(self.out)
-        return replace(self.train, data=str(out / "data"), out=str(out / "world_model"), steps=steps, video_every=0,
-                       checkpoint_every=max(steps, 1), progress=False)
+        return TrainRun(data=str(out / "data"), out=str(out / "world_model"), steps=steps, train=self.train,
+                        device=self.device, threads=self.threads, video_every=0, checkpoint_every=max(steps, 1), progress=False)
 
 
 RECORD_FIELDS = ("episode", "iteration", "kind", "env_steps", "return", "steps", "plan_ms", "train_steps", "seconds")
@@ -135,8 +139,7 @@ class OnlineRun:
         self._recover_records()
 
     def _check_options(self) -> None:
-        fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "eval_every")}
-        fixed["train"] = {k: v for k, v in fixed["train"].items() if k not in RUN_ONLY}
+        fixed = {k: v for k, v in asdict(self.config).items() if k not in ("out", "iterations", "eval_every", "device", "threads")}
         pin_options(self.root / "options.json", fixed, "options")
 
     def _recover_records(self) -> None:
@@ -223,8 +226,8 @@ def run_online(config: OnlineConfig, make_agent: Callable[[WorldModel, OnlineCon
         for iteration in range((run.data_episodes - config.seed_episodes) // config.episodes_per_iteration, config.iterations):
             target = config.initial_train_steps + iteration * config.train_steps
             start = time.perf_counter()
-            train(config.train_config(target))
-            model = load_world_model(Path(config.out) / "world_model" / CHECKPOINT_DIR, config.train.device, into=model)
+            train(config.train_run(target))
+            model = load_world_model(Path(config.out) / "world_model" / CHECKPOINT_DIR, config.device, into=model)
             if agent is None:
                 agent = make_agent(model, config)
                 _load_agent(run.root / "agent", agent)

@@ -7,10 +7,12 @@ import random
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 import torch
 import torch.distributed as dist
+import tyro
 from torch import Tensor, nn
 from tqdm import tqdm
 
@@ -18,7 +20,7 @@ from lawm_env.checkpoint import load_checkpoint, read_checkpoint, save_checkpoin
 from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.storage import read_manifest
 from lawm_env.devices import get_device
-from lawm_env.errors import BadValueError, CheckpointError, UserError
+from lawm_env.errors import BadValueError, CheckpointError
 from lawm_env.model import WorldModel, WorldModelConfig
 from lawm_env.model.io import model_dir
 from lawm_env.training.logs import MetricsLog
@@ -34,19 +36,11 @@ RUN_FORMAT = 2
 """Version of what a run records (its checkpoint's config, its pinned options); a run recorded by another
 version is refused on resume with a clear message instead of being guessed at."""
 
-RUN_ONLY = ("data", "out", "steps", "device", "threads", "log_every", "checkpoint_every", "video_every", "cache_episodes",
-            "progress")
-"""Options that a resumed run may change: where and how long it runs, not what it computes."""
-
-
 @dataclass(frozen=True)
 class TrainConfig:
-    """Options of ``lawm train``."""
+    """What a world model is trained as and how: the model, its initialization, the losses and the optimizer. It is
+    a run's identity: a resumed run must have the same."""
 
-    data: str = ""
-    """Collection directory written by ``lawm collect`` (required)."""
-    out: str = "runs/lawm"
-    """Run directory: checkpoint/, metrics.csv, tensorboard/, videos/."""
     model: WorldModelConfig = field(default_factory=WorldModelConfig)
     """The world model: 'lawm' (forced DEL step) or the 'mlp' baseline with a matched parameter count, its latent
     size, networks and solver (its action and frame sizes come from the data)."""
@@ -54,8 +48,6 @@ class TrainConfig:
     """Start from the weights of this checkpoint or exported model ('default': the embedded one) instead of a
     random initialization, to fine-tune it on this data; its model options must be the ones asked for. The
     optimizer starts afresh at step 0. Empty: random initialization."""
-    steps: int = 2000
-    """Total optimizer steps (a resumed run continues up to this number)."""
     batch_size: int = 16
     """Windows per step (per process under torchrun)."""
     window: int = 16
@@ -74,6 +66,26 @@ class TrainConfig:
     """Loss weights."""
     seed: int = 0
     """Seed of model initialization and window sampling."""
+
+    def identity(self) -> dict:
+        """The options as a run records them (the model is recorded beside them, whole)."""
+        identity = {k: v for k, v in asdict(self).items() if k != "model"}
+        identity["init"] = str(model_dir(self.init).resolve()) if self.init else ""
+        return identity
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """Options of ``lawm train``: the data, the run directory, how long to train, and what is trained."""
+
+    data: str
+    """Collection directory written by ``lawm collect``."""
+    out: str = "runs/lawm"
+    """Run directory: checkpoint/, metrics.csv, tensorboard/, videos/."""
+    steps: int = 2000
+    """Total optimizer steps (a resumed run continues up to this number)."""
+    train: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=TrainConfig)
+    """What is trained and how (``--model.*``, ``--lr``, ``--weights.*``, ...)."""
     device: str = "auto"
     """'auto' (CUDA when present, else CPU), 'cpu' or 'cuda'."""
     threads: int = 0
@@ -89,16 +101,9 @@ class TrainConfig:
     progress: bool = True
     """Show a progress bar."""
 
-    def resume_identity(self) -> dict:
-        """The options a resumed run must share with its checkpoint: everything that changes the math."""
-        identity = {k: v for k, v in asdict(self).items() if k not in RUN_ONLY and k != "model"}  # the model: beside it
-        identity["data"] = str(Path(self.data).resolve())
-        identity["init"] = str(model_dir(self.init).resolve()) if self.init else ""
-        return identity
-
 
 def load_initial_weights(model: WorldModel, init: str, device: torch.device) -> None:
-    """Copy the weights of the model ``init`` names into ``model``; a ValueError naming every model option in
+    """Copy the weights of the model ``init`` names into ``model``; a ``BadValueError`` naming every model option in
     which the two differ (nothing is copied then)."""
     path = model_dir(init)
     saved = WorldModelConfig.from_dict(read_checkpoint(path).config["model"])
@@ -146,32 +151,32 @@ def _distributed() -> tuple[int, int]:
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
-def train(config: TrainConfig) -> dict:
+def train(run: TrainRun) -> dict:
     """Train (or resume) a world model; returns a summary with the final metrics and timings."""
+    setup = run.train
     rank, world = _distributed()
-    if config.threads > 0:
-        torch.set_num_threads(config.threads)
-    device = get_device(config.device)
+    if run.threads > 0:
+        torch.set_num_threads(run.threads)
+    device = get_device(run.device)
     if device.type == "cuda" and world > 1:  # one process per GPU of each node
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", rank)) % torch.cuda.device_count())
         torch.cuda.set_device(device)
-    out = Path(config.out)
-    if not config.data:
-        raise UserError("lawm train needs --data: a collection directory made by `lawm collect`")
-    manifest = read_manifest(config.data)
+    out = Path(run.out)
+    manifest = read_manifest(run.data)
     episodes = sum(len(shard["lengths"]) for shard in manifest["shards"])
-    dataset = WindowDataset(config.data, window=config.window, cache_episodes=config.cache_episodes, with_states=False)
+    dataset = WindowDataset(run.data, window=setup.window, cache_episodes=run.cache_episodes, with_states=False)
     sample = dataset[0]
-    model_config = replace(config.model, action_dim=sample["actions"].shape[-1], image_size=sample["obs"].shape[-2])
+    model_config = replace(setup.model, action_dim=sample["actions"].shape[-1], image_size=sample["obs"].shape[-2])
 
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    random.seed(config.seed)
+    torch.manual_seed(setup.seed)
+    np.random.seed(setup.seed)
+    random.seed(setup.seed)
     model = WorldModel(model_config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sampler = torch.Generator().manual_seed(config.seed * 1000 + rank)
+    optimizer = torch.optim.Adam(model.parameters(), lr=setup.lr)
+    sampler = torch.Generator().manual_seed(setup.seed * 1000 + rank)
     step, elapsed = 0, 0.0
-    checkpoint_config = {"run_format": RUN_FORMAT, "model": model_config.to_dict(), "train": config.resume_identity()}
+    checkpoint_config = {"run_format": RUN_FORMAT, "model": model_config.to_dict(),
+                         "train": {**setup.identity(), "data": str(Path(run.data).resolve())}}
     if (out / CHECKPOINT_DIR).exists():  # resuming: the run's own weights, whatever it started from
         check_run_format(out / CHECKPOINT_DIR, read_checkpoint(out / CHECKPOINT_DIR).config.get("run_format"))
         loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
@@ -179,10 +184,10 @@ def train(config: TrainConfig) -> dict:
                                  restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
         step, elapsed = loaded.step, float(loaded.metadata.get("train_seconds", 0.0))
         if world > 1:  # each rank's sampler continues from a seed that depends on the step
-            sampler.manual_seed(config.seed * 1000 + rank + 7919 * step)
-    elif config.init:
-        load_initial_weights(model, config.init, device)
-    loss_module: nn.Module = _LossModule(model, config.weights)
+            sampler.manual_seed(setup.seed * 1000 + rank + 7919 * step)
+    elif setup.init:
+        load_initial_weights(model, setup.init, device)
+    loss_module: nn.Module = _LossModule(model, setup.weights)
     if world > 1:
         loss_module = nn.parallel.DistributedDataParallel(loss_module, find_unused_parameters=True)
     log = MetricsLog(out, resume_step=step) if rank == 0 else None
@@ -190,15 +195,15 @@ def train(config: TrainConfig) -> dict:
     report: dict = {}
     step_times: list[float] = []
     skipped = skipped_total = 0
-    bar = tqdm(total=config.steps, initial=step, disable=not config.progress or rank != 0, desc=f"train {config.model.transition}")
-    while step < config.steps:
+    bar = tqdm(total=run.steps, initial=step, disable=not run.progress or rank != 0, desc=f"train {setup.model.transition}")
+    while step < run.steps:
         start = time.perf_counter()
-        batch = sample_windows(dataset, config.batch_size, sampler, device)
-        horizon = horizon_at(config, step)
+        batch = sample_windows(dataset, setup.batch_size, sampler, device)
+        horizon = horizon_at(setup, step)
         total, report = loss_module(batch["obs"], batch["actions"], batch["rewards"], horizon)
         optimizer.zero_grad(set_to_none=True)
         total.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), setup.grad_clip)
         if torch.isfinite(grad_norm):
             optimizer.step()
             skipped = 0
@@ -212,12 +217,12 @@ def train(config: TrainConfig) -> dict:
         elapsed += step_times[-1]
         bar.update(1)
         bar.set_postfix(loss=f"{report['total']:.4f}", H=horizon)
-        if log is not None and (step % config.log_every == 0 or step == config.steps):
+        if log is not None and (step % run.log_every == 0 or step == run.steps):
             log.write(step, {**report, "grad_norm": float(grad_norm), "skipped_updates": skipped_total, "step_seconds": step_times[-1]})
-        if rank == 0 and config.video_every and step % config.video_every == 0:
+        if rank == 0 and run.video_every and step % run.video_every == 0:
             with torch.no_grad():
                 write_prediction_video(model, video_window, out / "videos" / f"open_loop_{step:07d}.mp4", device)
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+        if rank == 0 and (step % run.checkpoint_every == 0 or step == run.steps):
             metadata = {"data_source": manifest.get("source"), "data_episodes": episodes, "train_seconds": elapsed,
                         "world_size": world, "metrics": report, "parameters": sum(p.numel() for p in model.parameters())}
             save_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, config=checkpoint_config, step=step,
