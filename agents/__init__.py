@@ -6,11 +6,11 @@ from agents.actor_critic import ActorCritic, ActorCriticConfig
 from agents.agent import ActorCriticAgent
 from agents.imagined_return import ImaginedReturn
 from agents.imagination import Trajectory, frozen, imagine, start_states
-from agents.networks import Actor, Critic, latent_features
+from agents.actor_critic_networks import Actor, Critic, state_features
 from agents.mpc import MPCAgent
 from agents.returns import ReturnNormalizer, lambda_returns
 
 __all__ = [
     "Actor", "ActorCritic", "ActorCriticAgent", "ActorCriticConfig", "Critic", "ImaginedReturn", "MPCAgent", "ReturnNormalizer", "Trajectory",
-    "frozen", "imagine", "lambda_returns", "latent_features", "start_states",
+    "frozen", "imagine", "lambda_returns", "state_features", "start_states",
 ]

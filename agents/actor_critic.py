@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from agents.imagination import LatentModel, frozen, imagine
-from agents.networks import Actor, Critic, ema_update, latent_features
+from agents.actor_critic_networks import Actor, Critic, ema_update, state_features
 from agents.returns import ReturnNormalizer, lambda_returns
 from lawm_env.model import TransitionState
 from lawm_env.training.losses import masked_mean
@@ -52,9 +52,9 @@ class ActorCriticConfig:
     mean_limit: float = 5.0
     """Bound on the absolute mean of the actor's Gaussian (before tanh); ``math.inf``: unbounded."""
     critic_norm: bool = True
-    """LayerNorm in the critic's hidden layers (see ``agents.networks.Critic``)."""
+    """LayerNorm in the critic's hidden layers (see ``agents.actor_critic_networks.Critic``)."""
     critic_symlog: bool = True
-    """The critic predicts and regresses symlog of the values (see ``agents.networks.Critic``)."""
+    """The critic predicts and regresses symlog of the values (see ``agents.actor_critic_networks.Critic``)."""
     starts: int = 256
     """Imagined trajectories per update (start states drawn from the replayed windows)."""
     return_decay: float = 0.99
@@ -94,11 +94,11 @@ class ActorCritic(nn.Module):
 
     def value(self, state: TransitionState) -> Tensor:
         """V(s) of a batch of transition states: (batch,). Usable as a planner's terminal value."""
-        return self.critic(latent_features(state, self.dt, self.angles))
+        return self.critic(state_features(state, self.dt, self.angles))
 
     def policy(self, state: TransitionState, explore: bool = False, generator: torch.Generator | None = None) -> Tensor:
         """Actions (batch, action_dim) in (-1, 1): a sample when ``explore``, else tanh of the mean."""
-        features = latent_features(state, self.dt, self.angles)
+        features = state_features(state, self.dt, self.angles)
         return self.actor.sample(features, generator).action if explore else self.actor.mode(features)
 
     def learn(self, model: LatentModel, start: TransitionState, generator: torch.Generator | None = None) -> dict[str, float]:

@@ -9,7 +9,7 @@ from typing import Iterator, NamedTuple, Protocol
 import torch
 from torch import Tensor, nn
 
-from agents.networks import ActionSample, Actor, latent_features
+from agents.actor_critic_networks import ActionSample, Actor, state_features
 from lawm_env.mechanics import DELInfo
 from lawm_env.model import TransitionState
 
@@ -91,7 +91,7 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
     # graph is built, and on CUDA each step replays a captured CUDA graph.
     step_grad = dynamics_gradient or any(p.requires_grad for p in model.parameters())  # type: ignore[attr-defined]
     state = start
-    features, actions, log_probs, rewards, ok = [latent_features(state, dt, angles)], [], [], [], []
+    features, actions, log_probs, rewards, ok = [state_features(state, dt, angles)], [], [], [], []
     for _ in range(horizon):
         sample = actor.sample(features[-1], generator) if explore else ActionSample(actor.mode(features[-1]), start.q.new_zeros(start.q.shape[0]))
         u = sample.action if dynamics_gradient else sample.action.detach()
@@ -100,7 +100,7 @@ def imagine(model: LatentModel, actor: Actor, start: TransitionState, horizon: i
         with torch.set_grad_enabled(step_grad and torch.is_grad_enabled()):
             state, info = model.step(state, u, alive)
         rewards.append(model.reward(q, state.q, u))
-        features.append(latent_features(state, dt, angles))
+        features.append(state_features(state, dt, angles))
         actions.append(sample.action)
         log_probs.append(sample.log_prob)
         step_ok = info.converged & torch.isfinite(features[-1]).all(-1) & torch.isfinite(rewards[-1])

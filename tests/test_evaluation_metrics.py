@@ -9,7 +9,7 @@ from lawm_env.evaluation.background import background_consistency, dilate, estim
 from lawm_env.evaluation.geometry import apply_affine, body_centroids, fit_affine, mask_centroid, position_error
 from lawm_env.evaluation.metrics import masked_psnr, psnr, ssim
 from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_drift
-from lawm_env.evaluation.probe import fit_probe, latent_features, state_error
+from lawm_env.evaluation.probe import fit_probe, probe_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk, translate
 from lawm_env.evaluation.solver_health import solver_health
 
@@ -174,7 +174,7 @@ def test_interpolation_reconstructs_constant_motion_and_flags_a_flicker():
 
 def test_probe_recovers_a_linear_state_map():
     q = torch.randn(4, 30, 3)
-    features = latent_features(q)
+    features = probe_features(q)
     assert features.shape == (4, 29, 6)
     weight = torch.randn(6, 2)
     states = features @ weight + 1.5

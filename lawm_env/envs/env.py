@@ -51,7 +51,7 @@ def observation_space(model: WorldModel, obs_type: ObsType) -> gym.spaces.Box:
     return gym.spaces.Box(-np.inf, np.inf, shape=(2 * model.config.latent_dim + model.config.angles,), dtype=np.float32)
 
 
-def check_actions(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
+def as_action_array(actions: Any, shape: tuple[int, ...]) -> np.ndarray:
     """Actions as float32 of ``shape``, clipped to [-1, 1]; NaN/Inf and wrong shapes raise ValueError."""
     a = np.asarray(actions, dtype=np.float32)
     if a.shape != shape:
@@ -126,7 +126,7 @@ class LaWMEnv(gym.Env):
     def step(self, action):
         if not self._started:
             raise RuntimeError("LaWM-v0: call reset() before step()")
-        a = torch.from_numpy(check_actions(action, self.action_space.shape)).to(self.sim.device)[None]
+        a = torch.from_numpy(as_action_array(action, self.action_space.shape)).to(self.sim.device)[None]
         rewards, truncated, extras = self.sim.step(a)
         info = {k: to_numpy(v)[0].item() for k, v in extras.items()}
         if bool(truncated[0]):

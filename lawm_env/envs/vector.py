@@ -13,7 +13,7 @@ from gymnasium.vector.utils import batch_space
 
 from lawm_env.envs.env import (
     InitSource,
-    check_actions,
+    as_action_array,
     frames_option,
     make_initial_states,
     observation_space,
@@ -94,7 +94,7 @@ class LaWMVectorEnv(gym.vector.VectorEnv):
     def step(self, actions):
         if not self._started:
             raise RuntimeError("LaWM-v0 vector env: call reset() before step()")
-        a = torch.from_numpy(check_actions(actions, self.action_space.shape)).to(self.sim.device)
+        a = torch.from_numpy(as_action_array(actions, self.action_space.shape)).to(self.sim.device)
         rewards, truncated, extras = self.sim.step(a)
         rewards, truncated = to_numpy(rewards).astype(np.float64), to_numpy(truncated)
         resetting = self._autoreset.copy()

@@ -13,7 +13,7 @@ from lawm_env.data.dataset import WindowDataset
 from lawm_env.data.storage import read_manifest
 from lawm_env.evaluation.evaluate import Evaluation, evaluate_model, window_steps
 from lawm_env.evaluation.heldout import load_windows, longest_episode
-from lawm_env.evaluation.probe import LinearProbe, fit_probe, latent_features
+from lawm_env.evaluation.probe import LinearProbe, fit_probe, probe_features
 from lawm_env.evaluation.report import default_horizons, write_report
 from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model
@@ -61,7 +61,7 @@ def fit_state_probe(model: WorldModel, data: str | Path, windows: int = 64, leng
     for chunk in index.split(batch_size):
         items = [dataset[int(i)] for i in chunk]
         q = model.encode(torch.stack([it["obs"] for it in items]).to(device)).cpu()
-        features.append(latent_features(q, model.config.angles).flatten(0, 1))
+        features.append(probe_features(q, model.config.angles).flatten(0, 1))
         targets.append(torch.stack([it["states"] for it in items])[:, 1:].flatten(0, 1))
     x, y = torch.cat(features), torch.cat(targets)
     return fit_probe(x, y), y.std(0)

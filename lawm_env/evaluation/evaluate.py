@@ -20,7 +20,7 @@ from lawm_env.evaluation.geometry import apply_affine, body_centroids, fit_affin
 from lawm_env.evaluation.heldout import EvalWindows
 from lawm_env.evaluation.metrics import psnr, ssim
 from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_drift
-from lawm_env.evaluation.probe import LinearProbe, latent_features, state_error
+from lawm_env.evaluation.probe import LinearProbe, probe_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk
 from lawm_env.evaluation.solver_health import solver_health
 from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, position_columns
@@ -191,7 +191,7 @@ def evaluate_model(model: WorldModel | None, windows: EvalWindows, horizon: int,
             video = model.decode(q_all).cpu()
             extra.update({k: _pad(v.cpu(), frames) for k, v in solver_health(imagined).items()})
             if probe is not None and part.states is not None:
-                predicted = probe(latent_features(q_all, model.config.angles).cpu())
+                predicted = probe(probe_features(q_all, model.config.angles).cpu())
                 extra["probe_state_error"] = _pad(state_error(predicted, part.states[:, 1:frames], probe_scale), frames)
             imagined_energy = latent_energy(model, q_all, actions)
             if imagined_energy is not None:

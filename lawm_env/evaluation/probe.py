@@ -22,7 +22,7 @@ class LinearProbe(NamedTuple):
         return ((features - self.mean) / self.scale) @ self.weight + self.bias
 
 
-def latent_features(q: Tensor, angles: int = 0) -> Tensor:
+def probe_features(q: Tensor, angles: int = 0) -> Tensor:
     """Probe features of a latent sequence (..., T, d): (φ(q_k), q_k - q_{k-1}) per frame (..., T-1, 2d + angles),
     φ giving angular coordinates as (cos θ, sin θ); the difference carries the velocity that a single q cannot."""
     return pair_features(q[..., :-1, :], q[..., 1:, :], angles)

@@ -15,7 +15,7 @@ from lawm_env.model import TransitionState
 from lawm_env.networks import mlp
 
 
-def latent_features(state: TransitionState, dt: float, angles: int = 0) -> Tensor:
+def state_features(state: TransitionState, dt: float, angles: int = 0) -> Tensor:
     """Positions and velocities of the pair (q_{k-1}, q_k): (batch, 2d + angles), the first ``angles``
     coordinates as (cos θ, sin θ) (``lawm_env.mechanics.angles.pair_features``)."""
     return pair_features(state.q_prev, state.q, angles, dt)
