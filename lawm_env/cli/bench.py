@@ -1,4 +1,4 @@
-"""Benchmarks, each printing ratios measured side by side in one run: one batched LaWM step against an
+"""Benchmarks of LaWM against its baseline, each printing ratios measured side by side in one run. One batched LaWM step against an
 equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
 parameter-matched baseline (``--suite train``), and env-steps per second of the real dm-control pixel env,
 LaWM-v0 and its vector env (``--suite env``), and the planning time per action through the LaWM and the

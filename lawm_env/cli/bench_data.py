@@ -1,4 +1,4 @@
-"""Benchmark data generation: synthetic renderer frames/s and dm-control collection frames/s, one process vs several."""
+"""Data generation throughput. Synthetic renderer frames/s and dm-control collection frames/s, one process vs several."""
 
 from __future__ import annotations
 

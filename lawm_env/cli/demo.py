@@ -1,6 +1,8 @@
-"""Model-predictive control in the real pixel task with a trained world model (the embedded default unless
---checkpoint is given): the return beside a uniform-random policy's on the same seeds, the planning time per
-action, and videos (MP4 and GIF) of the real frames beside the model's imagined plans."""
+"""Model-predictive control in the real pixel task through a world model, beside a random policy, with videos.
+
+The model is the embedded default unless --checkpoint is given. It prints the return beside a uniform-random
+policy's on the same seeds and the planning time per action, and writes videos (MP4 and GIF) of the real frames
+beside the model's imagined plans, captioned "real", "imagined +1" and "imagined +12"."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Diagnostics on a synthetic system: latent-dimension sensitivity (LaWM with d = 2, 4, 8, 16), solver
+"""Latent-dimension, solver and energy diagnostics of LaWM on a synthetic system. Latent-dimension sensitivity (LaWM with d = 2, 4, 8, 16), solver
 ablation (explicit separable vs implicit mechanical Lagrangian; Newton limited to 1, 2, 4, 8 iterations vs
 solved to convergence, overriding max_iter at evaluation time) and the correlation of the learned latent
 energy with the true energy on held-out data.
