@@ -63,3 +63,17 @@ def test_readme_has_python_examples():
 def test_readme_python_block_runs(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(_readme_python_blocks()[index], f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+
+
+def test_readme_python_blocks_share_one_folder():
+    """The blocks run in order in one folder as well: blocks that collect into the same directory ask for the same
+    collection (another would be refused by the one already there)."""
+    calls: dict[str, set[str]] = {}
+    for block in _readme_python_blocks():
+        for call in re.findall(r"^collect\((.*)\)$", block, flags=re.M):
+            folder = re.search(r'Path\("([^"]+)"\)', call)
+            assert folder, f"README collect() call without a literal Path: {call}"
+            calls.setdefault(folder.group(1), set()).add(call)
+    assert calls, "no collect() call found in the README's python blocks"
+    differing = {folder: sorted(found) for folder, found in calls.items() if len(found) > 1}
+    assert not differing, f"README blocks collect different data into one folder: {differing}"
