@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from agents import ActorCritic, ActorCriticAgent, ActorCriticConfig, ReturnNormalizer, frozen, imagine, lambda_returns, start_states
-from agents.networks import Actor, Critic, symexp, symlog
+from agents.actor_critic_networks import Actor, Critic, symexp, symlog
 from lawm_env.mechanics import DELInfo, DELStepper, SeparableLagrangian
 from lawm_env.model import TransitionState, WorldModel, WorldModelConfig
 
