@@ -58,6 +58,11 @@ def test_the_truth_scores_as_a_perfect_prediction(system, tmp_path):
     assert np.nanmax(truth.series["background_vs_first"]) == 0 and truth.series["object_missing"].max() == 0
     camera_scale = 64 * (1 - 16 / 64) / 3.0  # pixels per world unit for a scene at most 3 units wide
     assert np.nanmax(truth.series["position_error"]) < 0.5 / camera_scale  # calibration floor below half a pixel
+    widths = windows.scene_widths.numpy()
+    assert widths.shape == (2,) and np.all(widths > 0)
+    assert np.nanmax(truth.series["position_error_scene"]) < 0.5 / 64 / (1 - 16 / 64)  # half a pixel of the usable frame
+    if np.allclose(widths, widths[0]):  # one camera: the fraction is the error over that width
+        np.testing.assert_allclose(truth.series["position_error_scene"], truth.series["position_error"] / widths[0], rtol=1e-9)
     assert np.nanmean(truth.series["energy_error"]) < 0.05 and truth.scalars["invariance_score_energy"] > 0.9
 
 

@@ -31,6 +31,7 @@ SERIES: dict[str, tuple[str, bool]] = {
     "psnr": ("PSNR (dB, higher is better)", False),
     "ssim": ("SSIM (higher is better)", False),
     "position_error": ("object position error (world units)", False),
+    "position_error_scene": ("object position error (fraction of the scene's width)", False),
     "object_missing": ("frames without a visible object (fraction)", False),
     "energy_drift": ("|E_k - E_0| / |E_0| from calibrated positions, E_0 at the first step (conservative systems)", False),
     "energy_error": ("|E_k - E_true,k| / |E_true,0| from calibrated positions", False),
@@ -136,6 +137,8 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
         return series, {}
     world = apply_affine(body_centroids(frames, masks, ref.colors).double(), ref.calibration)
     series["position_error"] = position_error(world, ref.positions)
+    if windows.scene_widths is not None:
+        series["position_error_scene"] = series["position_error"] / windows.scene_widths[:, None]
     series["jerk"] = jerk(world, make_system(windows.system).dt)
     physics, scalars = physics_from_positions(world, windows)
     series.update(physics)

@@ -31,6 +31,8 @@ class EvalWindows:
     """(count, length + 1, H, W) bool object masks (synthetic)."""
     params: np.ndarray | None
     """(count, p) the synthetic system's parameters."""
+    scene_widths: Tensor | None = None
+    """(count,) float64 width of the rendered scene in world units (synthetic: the camera's frame size / scale)."""
 
     @property
     def system(self) -> str | None:
@@ -45,7 +47,7 @@ class EvalWindows:
         """The windows ``index`` (a slice)."""
         pick = lambda x: None if x is None else x[index]  # noqa: E731
         return EvalWindows(self.source, self.obs[index], self.actions[index], pick(self.states), pick(self.energies),
-                           pick(self.masks), pick(self.params))
+                           pick(self.masks), pick(self.params), pick(self.scene_widths))
 
 
 def longest_episode(root: str | Path) -> int:
@@ -78,6 +80,7 @@ def load_windows(root: str | Path, length: int, count: int) -> EvalWindows:
 
     as_tensor = lambda x: None if x is None else torch.from_numpy(x)  # noqa: E731
     params = [episodes[e].extras.get("params") for _, e in starts]
+    cameras = [episodes[e].extras.get("camera") for _, e in starts]  # (x0, y0, scale, size)
     return EvalWindows(
         source=str(manifest.get("source", "")),
         obs=torch.from_numpy(stack(lambda ep: ep.obs)),
@@ -86,4 +89,5 @@ def load_windows(root: str | Path, length: int, count: int) -> EvalWindows:
         energies=as_tensor(stack(lambda ep: ep.energies)),
         masks=as_tensor(stack(lambda ep: ep.extras.get("masks"))),
         params=None if any(p is None for p in params) else np.stack(params),
+        scene_widths=None if any(c is None for c in cameras) else torch.tensor([c[3] / c[2] for c in cameras], dtype=torch.float64),
     )
