@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "export": "lawm_env.cli.export",
     "mbrl": "lawm_env.cli.mbrl",
     "merge": "lawm_env.cli.merge",
+    "study": "lawm_env.cli.study",
     "train": "lawm_env.cli.train",
 }
 
