@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from lawm_env.data.collection import collect
 from lawm_env.data.sources import make_source
 from lawm_env.data.synthetic import make_system
@@ -103,8 +105,6 @@ def _timed(stages: dict, name: str, log: Callable[[str], None], system: str, wor
 
 def load_results(path: Path) -> list[Evaluation]:
     """The evaluations of a report's ``results.json`` (JSON nulls back to NaN)."""
-    import numpy as np
-
     data = json.loads(path.read_text())["results"]
     nan = lambda v: float("nan") if v is None else float(v)  # noqa: E731
     return [Evaluation(label, {k: np.array([nan(x) for x in v]) for k, v in r["series"].items()},
