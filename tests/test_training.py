@@ -195,3 +195,17 @@ def test_init_refuses_a_model_with_other_options_and_a_missing_one(tiny_pendulum
         train(_config(tiny_pendulum, tmp_path / "missing", init=str(tmp_path / "nowhere")))
     with pytest.raises(ValueError, match="image_size: 64 .* vs 32"):  # the embedded default sees 64x64 frames
         train(_config(tiny_pendulum, tmp_path / "default", init="default"))
+
+
+def test_a_run_of_another_format_is_refused_by_name(tiny_pendulum, tmp_path):
+    import json
+
+    run = tmp_path / "old"
+    train(_config(tiny_pendulum, run, steps=1))
+    meta_path = run / "checkpoint" / "checkpoint.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["run_format"]  # as a run recorded by an earlier version
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="another version of lawm \\(run format 1"):
+        train(_config(tiny_pendulum, run, steps=2))
+

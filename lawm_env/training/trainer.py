@@ -178,10 +178,13 @@ def train(run: TrainRun) -> dict:
     checkpoint_config = {"run_format": RUN_FORMAT, "model": model_config.to_dict(),
                          "train": {**setup.identity(), "data": str(Path(run.data).resolve())}}
     if (out / CHECKPOINT_DIR).exists():  # resuming: the run's own weights, whatever it started from
-        check_run_format(out / CHECKPOINT_DIR, read_checkpoint(out / CHECKPOINT_DIR).config.get("run_format"))
-        loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
-                                 generators={"sampler": sampler} if world == 1 else None,
-                                 restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
+        try:
+            loaded = load_checkpoint(out / CHECKPOINT_DIR, modules={"model": model}, optimizers={"optimizer": optimizer},
+                                     generators={"sampler": sampler} if world == 1 else None,
+                                     restore_global_rng=True, expected_config=checkpoint_config, map_location=device)
+        except CheckpointError:  # a run of another version differs everywhere: say that instead of the whole diff
+            check_run_format(out / CHECKPOINT_DIR, read_checkpoint(out / CHECKPOINT_DIR).config.get("run_format"))
+            raise
         step, elapsed = loaded.step, float(loaded.metadata.get("train_seconds", 0.0))
         if world > 1:  # each rank's sampler continues from a seed that depends on the step
             sampler.manual_seed(setup.seed * 1000 + rank + 7919 * step)
