@@ -36,8 +36,7 @@ COMMANDS: dict[str, str] = {
 }
 
 USER_ERRORS: tuple[str, ...] = (
-    "lawm_env.errors.UserError",
-    "lawm_env.checkpoint.CheckpointError",
+    "lawm_env.errors.UserError",  # CheckpointError and BadValueError among them
     "lawm_env.data.storage.ShardError",
     "builtins.FileNotFoundError",
     "builtins.NotADirectoryError",
