@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from lawm_env.model import DELTransition, MLPTransition, WorldModel, WorldModelConfig, parameter_count
-from lawm_env.training.losses import world_model_losses
+from lawm_env.model.transitions import CONDITION_LIMIT
+from lawm_env.training.losses import LossWeights, world_model_losses
 
 
 def _config(transition: str, **kw) -> WorldModelConfig:
@@ -103,3 +106,44 @@ def test_open_loop_terms_leave_out_steps_after_a_non_converged_solve():
     converging = WorldModel(_config("lawm"))
     _, report = world_model_losses(converging, frames, actions, rewards, horizon=3)
     assert report["masked_steps"] == 0.0 and report["prediction"] > 0
+
+
+def test_log_mass_condition_is_the_condition_number_of_the_learned_mass():
+    torch.manual_seed(0)
+    transition = DELTransition(4, 2, hidden=16)
+    q = torch.randn(6, 4, dtype=torch.float64)
+    transition.double()
+    expected = torch.linalg.cond(transition.lagrangian.mass(q)).log()
+    torch.testing.assert_close(transition.log_mass_condition(q), expected, rtol=1e-9, atol=1e-9)
+
+
+def test_conditioning_term_acts_only_above_the_limit_and_trains_only_the_lagrangian():
+    torch.manual_seed(0)
+    model = WorldModel(_config("lawm"))
+    frames = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
+    actions, rewards = torch.rand(2, 5, 2) * 2 - 1, torch.rand(2, 5)
+    _, report = world_model_losses(model, frames, actions, rewards, horizon=3)
+    assert "conditioning" not in report  # off by default: not computed
+    weights = LossWeights(reconstruction=0, prediction=0, latent=0, reward=0, residual=0, mass=0, conditioning=1.0)
+    total, report = world_model_losses(model, frames, actions, rewards, horizon=3, weights=weights)
+    assert report["condition_max"] < CONDITION_LIMIT and report["conditioning"] == 0.0  # a fresh mass is well conditioned
+    q = torch.randn(5, 4)
+    with torch.no_grad():  # make M(q) nearly singular: a large first column of the factor's last layer
+        model.transition.lagrangian.trunk[-1].bias[0] = 30.0
+    log_condition = model.transition.log_mass_condition(q)
+    assert log_condition.exp().min() > CONDITION_LIMIT
+    terms, _ = model.regularizers(torch.randn(1, 3, 4), torch.zeros(1, 2, 2), q)
+    torch.testing.assert_close(terms["conditioning"], (log_condition - math.log(CONDITION_LIMIT)).square().mean())
+    total, report = world_model_losses(model, frames, actions, rewards, horizon=3, weights=weights)
+    assert report["conditioning"] > 0
+    total.backward()
+    assert model.transition.lagrangian.trunk[0].weight.grad.abs().sum() > 0
+    assert model.encoder.head.weight.grad is None or model.encoder.head.weight.grad.abs().sum() == 0
+
+
+def test_the_baseline_has_no_conditioning_term():
+    model = WorldModel(_config("mlp"))
+    frames = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
+    weights = LossWeights(conditioning=1.0)
+    _, report = world_model_losses(model, frames, torch.zeros(2, 5, 2), torch.zeros(2, 5), horizon=3, weights=weights)
+    assert "conditioning" not in report

@@ -2,7 +2,7 @@
 equal-size MLP step (``--suite mechanics``), and one world-model training step of LaWM against the
 parameter-matched baseline (``--suite train``), and env-steps per second of the real dm-control pixel env,
 LaWM-v0 and its vector env (``--suite env``), and the planning time per action through the LaWM and the
-baseline transition (``--suite plan``)."""
+baseline transition (``--suite plan``), and where the DEL solves of one or more models fail (``--suite robustness``)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from planners.config import PlannerConfig
 
 @dataclass(frozen=True)
 class Config:
-    suite: Literal["mechanics", "train", "env", "plan", "all"] = "mechanics"
+    suite: Literal["mechanics", "train", "env", "plan", "robustness", "all"] = "mechanics"
     """Which benchmarks to run."""
     batch: int = 4096
     """Number of latent states stepped together."""
@@ -54,6 +54,15 @@ class Config:
     """Plan suite: the planner and its budget (default: CEM, population 500, horizon 12, 5 iterations)."""
     plan_repeats: int = 2
     """Plan suite: timed plans per start state (4 start states)."""
+    models: tuple[str, ...] = ("default",)
+    """Robustness suite: the world models compared side by side (model or checkpoint folders; 'default': the
+    embedded one)."""
+    heldout_data: str | None = None
+    """Robustness suite: held-out episodes of the models' task for the open-loop failure rate (skipped without)."""
+    long_envs: int = 1024
+    """Robustness suite: sub-environments of the long vector env run."""
+    long_steps: int = 1000
+    """Robustness suite: steps of the long vector env run."""
 
 
 def run(config: Config) -> None:
@@ -80,3 +89,10 @@ def run(config: Config) -> None:
         p = config.planner
         print(f"\nPlanning time per action: {p.describe()}, default model, device {device}, {torch.get_num_threads()} threads")
         print(format_planning_table(benchmark_planning(config.checkpoint, p, device, repeats=config.plan_repeats)))
+    if config.suite in ("robustness", "all"):
+        from lawm_env.bench.robustness import benchmark_robustness, format_robustness_table
+
+        print(f"\nWhere DEL solves fail under seeded uniform random actions: device {device}, {torch.get_num_threads()} threads")
+        results = benchmark_robustness(config.models, config.heldout_data, long_envs=config.long_envs,
+                                       long_steps=config.long_steps, device=str(device))
+        print(format_robustness_table(results, config.long_envs, config.long_steps))

@@ -6,6 +6,7 @@ reached under u_{k-1}. The world model, env, planners and agents only use ``star
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -23,6 +24,11 @@ from lawm_env.mechanics import (
 )
 from lawm_env.mechanics.angles import angle_features, check_angles, unwrap_near
 from lawm_env.networks import mlp
+
+
+CONDITION_LIMIT = 100.0
+"""cond M(q) above which the ``conditioning`` regularizer acts: masses of encoded real cartpole frames sit near 90,
+while the default model's failed DEL solves were at 243 to 11,800 (docs/robustness.md)."""
 
 
 class TransitionState(NamedTuple):
@@ -118,15 +124,22 @@ class DELTransition(nn.Module):
     def max_iter(self, value: int) -> None:
         self.stepper.max_iter = value
 
-    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+    def regularizers(self, q: Tensor, actions: Tensor, visited: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """Training terms on encoded sequences q (B, T, d) under actions (B, T-1, m): ``residual``, the mean squared
         DEL residual of the encoded triples, and ``mass``, the mean squared log mass scale (which keeps the mass
-        from absorbing the encoder's scale); and a diagnostic, ``log_mass``, the mean log mass scale."""
+        from absorbing the encoder's scale); with ``visited`` configurations (N, d) given, ``conditioning``, the
+        mean squared excess of log cond M(q) over log ``CONDITION_LIMIT`` there (gradients reach the Lagrangian
+        only). Diagnostics: ``log_mass``, the mean log mass scale, and with ``visited``, ``condition_max``."""
         flat = lambda x: x.flatten(0, 1)  # noqa: E731
         residual = self.residual(flat(q[:, :-2]), flat(q[:, 1:-1]), flat(q[:, 2:]), flat(actions[:, :-1]), flat(actions[:, 1:]))
         log_mass = self.log_mass_scale(flat(q))
-        return ({"residual": residual.square().sum(-1).mean(), "mass": log_mass.square().mean()},
-                {"log_mass": float(log_mass.detach().mean())})
+        terms = {"residual": residual.square().sum(-1).mean(), "mass": log_mass.square().mean()}
+        report = {"log_mass": float(log_mass.detach().mean())}
+        if visited is not None:
+            log_condition = self.log_mass_condition(visited.detach())
+            terms["conditioning"] = (log_condition - math.log(CONDITION_LIMIT)).clamp(min=0).square().mean()
+            report["condition_max"] = float(log_condition.detach().max().exp())
+        return terms, report
 
     def energy(self, state: TransitionState) -> Tensor:
         """Latent energy ½ pᵀM(q)⁻¹p + V(q) at the state's current configuration, per sample."""
@@ -138,9 +151,12 @@ class DELTransition(nn.Module):
 
     def log_mass_scale(self, q: Tensor) -> Tensor:
         """(1/d)·log det M(q) per sample: zero when the mass has unit scale."""
-        if isinstance(self.lagrangian, MechanicalLagrangian):
-            return torch.logdet(self.lagrangian.mass(q)) / q.shape[-1]
-        return (torch.logdet(self.lagrangian.mass_matrix()) / q.shape[-1]).expand(q.shape[0])
+        return torch.logdet(self.lagrangian.mass(q)) / q.shape[-1]
+
+    def log_mass_condition(self, q: Tensor) -> Tensor:
+        """log cond M(q) = log(λ_max / λ_min) per sample (batch, dim) → (batch,)."""
+        eigenvalues = torch.linalg.eigvalsh(self.lagrangian.mass(q))
+        return eigenvalues[..., -1].log() - eigenvalues[..., 0].log()
 
 
 class MLPTransition(nn.Module):
@@ -164,7 +180,7 @@ class MLPTransition(nn.Module):
         q_next = state.q + self.net(torch.cat([*features, u], -1))
         return TransitionState(state.q, q_next, u), _no_solver_info(q_next)
 
-    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+    def regularizers(self, q: Tensor, actions: Tensor, visited: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """No physics terms for the unconstrained baseline."""
         return {}, {}
 

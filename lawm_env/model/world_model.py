@@ -166,10 +166,11 @@ class WorldModel(nn.Module):
         NaN for the baseline, which has none)."""
         return self.transition.energy(state)
 
-    def regularizers(self, q: Tensor, actions: Tensor) -> tuple[dict[str, Tensor], dict[str, float]]:
+    def regularizers(self, q: Tensor, actions: Tensor, visited: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """The transition's own training terms on encoded sequences q (B, T, d) under actions (B, T-1, m), and
-        diagnostics (LaWM: the DEL residual of the encoded triples and the mass scale; none for the baseline)."""
-        return self.transition.regularizers(q, actions)
+        diagnostics (LaWM: the DEL residual of the encoded triples, the mass scale and, at ``visited``
+        configurations (N, d), the mass's conditioning; none for the baseline)."""
+        return self.transition.regularizers(q, actions, visited)
 
     def with_max_iter(self, max_iter: int) -> "WorldModel":
         """A copy whose DEL solves stop after ``max_iter`` Newton iterations (an evaluation-time override of

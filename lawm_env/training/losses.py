@@ -32,6 +32,10 @@ class LossWeights:
     """LaWM: squared DEL residual of the encoded latent triples."""
     mass: float = 0.01
     """LaWM: (log det M / d)², which fixes the scale of the mass matrix."""
+    conditioning: float = 0.0
+    """LaWM: squared excess of log cond M(q) over log 100, at the encoded configurations and at those imagined under
+    the window's actions and under the same actions shuffled across the batch (where a policy's actions may take
+    the model). A nearly singular mass is where DEL solves fail (docs/robustness.md). 0: off (not computed)."""
     foreground: float = 0.0
     """Extra weight of the pixels that move within a window (differ from its per-pixel temporal median by more
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
@@ -91,7 +95,8 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     encoded_rewards = model.reward(q[:, :-1], q[:, 1:], actions)
     imagined_rewards = masked_mean((imagined.rewards - rewards[:, 1 : 1 + horizon]).square(), valid)
     terms["reward"] = (encoded_rewards - rewards).square().mean() + imagined_rewards
-    physics, diagnostics = model.regularizers(q, actions)
+    visited = _visited_configurations(model, q, imagined.positions, valid, actions) if weights.conditioning else None
+    physics, diagnostics = model.regularizers(q, actions, visited)
     terms.update(physics)
     if weights.latent_scale:
         terms["latent_scale"] = (model.features(q).square().mean() - 1.0).square()
@@ -108,3 +113,21 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     if model.config.angles:  # an angle the encoder leaves unused has a spread near 0
         report["angle_spread"] = float(circular_spread(q.detach()[..., : model.config.angles]).min())
     return total, report
+
+
+def _visited_configurations(model: WorldModel, q: Tensor, imagined: Tensor, valid: Tensor, actions: Tensor) -> Tensor:
+    """Detached configurations (N, d) where the model's mass is regularized: the encoded ones q (B, T, d), the
+    imagined ones (B, H, d) (steps after a failed solve replaced by the encoded configuration of that frame, so
+    shapes stay static), and those of a gradient-free rollout of H steps from the same starts under the window's
+    actions (B, T-1, m) shuffled across batch and time: shuffling keeps the data's action distribution without
+    knowing the action bounds."""
+    q, imagined = q.detach(), imagined.detach()
+    horizon = imagined.shape[1]
+    kept = torch.where(valid.unsqueeze(-1) > 0, imagined, q[:, 2 : 2 + horizon])
+    flat_actions = actions[:, 1 : 1 + horizon].flatten(0, 1)
+    shuffled = flat_actions[torch.randperm(flat_actions.shape[0], device=actions.device)].view(q.shape[0], horizon, -1)
+    with torch.no_grad():
+        _, wandered = model.rollout(model.start(q[:, 0], q[:, 1], actions[:, 0]), shuffled)
+    wander_valid = wandered.converged.long().cumprod(1).unsqueeze(-1) > 0
+    wander_kept = torch.where(wander_valid & wandered.positions.isfinite(), wandered.positions, kept)
+    return torch.cat([q.flatten(0, 1), kept.flatten(0, 1), wander_kept.flatten(0, 1)])
