@@ -53,7 +53,7 @@ def test_bench_robustness_compares_models_side_by_side(capsys, tiny_checkpoint, 
     rows = {parts[0]: parts[1:] for parts in (re.split(r"\s{2,}", line.strip()) for line in out.splitlines()) if len(parts) == 3}
     assert rows["figure"] == [str(tiny_checkpoint), str(baseline)]
     reached = rows["random first episodes of the vector env reaching the episode length"]
-    assert re.fullmatch(r"\d+ of 100", reached[0]) and reached[1] == "100 of 100"  # the baseline never fails a solve
+    assert re.fullmatch(r"\d+ of 100 \(\d+\.\d%\)", reached[0]) and reached[1] == "100 of 100 (100.0%)"  # the baseline never fails a solve
     ends = rows["episode ends in those 240 steps (16 if none ended early)"]
     assert int(ends[0]) >= 16 and ends[1] == "16"  # episodes of 10 steps, one autoreset step each
     # 4 held-out episodes of 24 steps give 3 windows each (stride 4); the baseline has no solve to fail

@@ -16,9 +16,9 @@ from torch import Tensor
 
 import lawm_env  # noqa: F401  (registers LaWM-v0)
 from lawm_env.data.storage import load_episodes
-from lawm_env.envs.initial_states import STATES_FILE, StoredStates
+from lawm_env.envs.env import make_initial_states
 from lawm_env.model import WorldModel
-from lawm_env.model.io import load_world_model, model_dir
+from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Robustness:
     shortest: int
     """Length of the shortest of those first episodes."""
     rollouts_clean: float
-    """Share of random-action rollouts from the stored initial states without a failed solve."""
+    """Share of random-action rollouts from the env's initial states without a failed solve."""
     condition_p50: float
     condition_p99: float
     """Quantiles of cond M(q) over the configurations of those rollouts (NaN for the baseline)."""
@@ -63,11 +63,12 @@ def first_episodes(checkpoint: str, num_envs: int, seed: int, device: str) -> tu
 
 
 def random_rollouts(model: WorldModel, path: Path, count: int, steps: int, seed: int) -> tuple[float, Tensor]:
-    """Share of ``count`` random-action rollouts of ``steps`` from the stored initial states without a failed
-    solve, and cond M(q) at every configuration they pass before their first failure (empty for the baseline)."""
+    """Share of ``count`` random-action rollouts of ``steps`` from the initial states LaWM-v0 would start from
+    without a failed solve, and cond M(q) at every configuration they pass before their first failure (empty for
+    the baseline)."""
     generator = torch.Generator().manual_seed(seed)
     device = next(model.parameters()).device
-    start = StoredStates(path / STATES_FILE, device).sample(count, generator)
+    start = make_initial_states("auto", model, path, model_metadata(path), None).sample(count, generator)
     actions = (torch.rand(count, steps, model.config.action_dim, generator=generator) * 2 - 1).to(device)
     with torch.no_grad():
         _, imagined = model.rollout(model.start(*start), actions)
@@ -139,9 +140,9 @@ def format_robustness_table(results: list[Robustness], long_envs: int, long_step
     short = min(short, long_steps)
     limit = results[0].episode_steps
     rows = [
-        ("random first episodes of the vector env reaching the episode length", lambda r: f"{r.first_episodes} of {r.num_envs}"),
+        ("random first episodes of the vector env reaching the episode length", lambda r: f"{r.first_episodes} of {r.num_envs} ({r.first_episodes / r.num_envs:.1%})"),
         ("shortest of those first episodes (steps)", lambda r: f"{r.shortest}"),
-        ("random-action rollouts from stored initial states without a failed solve", lambda r: f"{r.rollouts_clean:.1%}"),
+        ("random-action rollouts from the env's initial states without a failed solve", lambda r: f"{r.rollouts_clean:.1%}"),
         ("cond M(q) along them, median / 99th percentile", lambda r: f"{r.condition_p50:.0f} / {r.condition_p99:.0f}"),
         ("12-step open-loop rollouts from held-out windows with a failed solve",
          lambda r: f"{r.heldout_failed:.1%} of {r.heldout_windows}" if r.heldout_windows else "no --heldout-data"),

@@ -59,6 +59,9 @@ class Config:
     embedded one)."""
     heldout_data: str | None = None
     """Robustness suite: held-out episodes of the models' task for the open-loop failure rate (skipped without)."""
+    first_envs: int = 100
+    """Robustness suite: sub-environments whose first random-action episode is followed (failures near the
+    solver's tolerance flip with round-off, such as the thread count: thousands give a steadier rate)."""
     long_envs: int = 1024
     """Robustness suite: sub-environments of the long vector env run."""
     long_steps: int = 1000
@@ -93,6 +96,6 @@ def run(config: Config) -> None:
         from lawm_env.bench.robustness import benchmark_robustness, format_robustness_table
 
         print(f"\nWhere DEL solves fail under seeded uniform random actions: device {device}, {torch.get_num_threads()} threads")
-        results = benchmark_robustness(config.models, config.heldout_data, long_envs=config.long_envs,
+        results = benchmark_robustness(config.models, config.heldout_data, num_envs=config.first_envs, long_envs=config.long_envs,
                                        long_steps=config.long_steps, device=str(device))
         print(format_robustness_table(results, config.long_envs, config.long_steps))

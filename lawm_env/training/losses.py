@@ -33,9 +33,9 @@ class LossWeights:
     mass: float = 0.01
     """LaWM: (log det M / d)², which fixes the scale of the mass matrix."""
     conditioning: float = 0.0
-    """LaWM: squared excess of log cond M(q) over log 100, at the encoded configurations and at those imagined under
-    the window's actions and under the same actions shuffled across the batch (where a policy's actions may take
-    the model). A nearly singular mass is where DEL solves fail (docs/robustness.md). 0: off (not computed)."""
+    """LaWM: squared excess of log cond M(q) over log 100, at the encoded configurations, at those imagined under the
+    window's actions, and along a longer gradient-free rollout under actions drawn from the batch (where a policy
+    may take the model). A nearly singular mass is where DEL solves fail (docs/robustness.md). 0: off."""
     foreground: float = 0.0
     """Extra weight of the pixels that move within a window (differ from its per-pixel temporal median by more
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
@@ -115,19 +115,23 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     return total, report
 
 
+WANDER_HORIZONS = 4
+"""The gradient-free rollout of the conditioning regularizer runs this many open-loop horizons."""
+
+
 def _visited_configurations(model: WorldModel, q: Tensor, imagined: Tensor, valid: Tensor, actions: Tensor) -> Tensor:
     """Detached configurations (N, d) where the model's mass is regularized: the encoded ones q (B, T, d), the
-    imagined ones (B, H, d) (steps after a failed solve replaced by the encoded configuration of that frame, so
-    shapes stay static), and those of a gradient-free rollout of H steps from the same starts under the window's
-    actions (B, T-1, m) shuffled across batch and time: shuffling keeps the data's action distribution without
-    knowing the action bounds."""
+    imagined ones (B, H, d), and those of a gradient-free rollout of ``WANDER_HORIZONS`` · H steps from the same
+    starts under actions drawn from the window's (B, T-1, m) across batch and time, which keeps the data's action
+    distribution without knowing the action bounds. Steps after a failed solve are replaced by the encoded
+    configuration of the frame (imagined) or the start (rollout), so shapes stay static."""
     q, imagined = q.detach(), imagined.detach()
-    horizon = imagined.shape[1]
+    batch, horizon = imagined.shape[:2]
     kept = torch.where(valid.unsqueeze(-1) > 0, imagined, q[:, 2 : 2 + horizon])
-    flat_actions = actions[:, 1 : 1 + horizon].flatten(0, 1)
-    shuffled = flat_actions[torch.randperm(flat_actions.shape[0], device=actions.device)].view(q.shape[0], horizon, -1)
+    flat_actions = actions.flatten(0, 1)
+    drawn = flat_actions[torch.randint(flat_actions.shape[0], (batch, WANDER_HORIZONS * horizon), device=actions.device)]
     with torch.no_grad():
-        _, wandered = model.rollout(model.start(q[:, 0], q[:, 1], actions[:, 0]), shuffled)
-    wander_valid = wandered.converged.long().cumprod(1).unsqueeze(-1) > 0
-    wander_kept = torch.where(wander_valid & wandered.positions.isfinite(), wandered.positions, kept)
+        _, wandered = model.rollout(model.start(q[:, 0], q[:, 1], actions[:, 0]), drawn)
+    wander_valid = (wandered.converged.long().cumprod(1).unsqueeze(-1) > 0) & wandered.positions.isfinite()
+    wander_kept = torch.where(wander_valid, wandered.positions, q[:, 1:2])
     return torch.cat([q.flatten(0, 1), kept.flatten(0, 1), wander_kept.flatten(0, 1)])
