@@ -115,6 +115,7 @@ def test_log_mass_condition_is_the_condition_number_of_the_learned_mass():
     transition.double()
     expected = torch.linalg.cond(transition.lagrangian.mass(q)).log()
     torch.testing.assert_close(transition.log_mass_condition(q), expected, rtol=1e-9, atol=1e-9)
+    assert WorldModel(_config("mlp")).mass_condition(torch.zeros(3, 4)).isnan().all()  # the baseline has no mass
 
 
 def test_conditioning_term_acts_only_above_the_limit_and_trains_only_the_lagrangian():

@@ -73,11 +73,9 @@ def random_rollouts(model: WorldModel, path: Path, count: int, steps: int, seed:
     with torch.no_grad():
         _, imagined = model.rollout(model.start(*start), actions)
         clean = imagined.converged.all(1).float().mean().item()
-        if model.transition.max_iter is None:
-            return clean, torch.empty(0)
         valid = imagined.converged.long().cumprod(1) > 0
-        condition = model.transition.log_mass_condition(imagined.positions[valid]).exp()
-    return clean, condition.cpu()
+        condition = model.mass_condition(imagined.positions[valid])
+    return clean, condition[condition.isfinite()].cpu()
 
 
 def heldout_failures(model: WorldModel, data: Path, horizon: int = 12, stride: int = 4) -> tuple[float, int]:

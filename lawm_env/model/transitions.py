@@ -184,6 +184,10 @@ class MLPTransition(nn.Module):
         """No physics terms for the unconstrained baseline."""
         return {}, {}
 
+    def log_mass_condition(self, q: Tensor) -> Tensor:
+        """The baseline has no mass: NaN per sample."""
+        return torch.full_like(q[..., 0], float("nan"))
+
     def energy(self, state: TransitionState) -> Tensor:
         """The baseline has no energy: NaN per sample."""
         return torch.full_like(state.q[..., 0], float("nan"))

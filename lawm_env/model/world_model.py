@@ -166,6 +166,11 @@ class WorldModel(nn.Module):
         NaN for the baseline, which has none)."""
         return self.transition.energy(state)
 
+    def mass_condition(self, q: Tensor) -> Tensor:
+        """cond M(q) of the learned mass at configurations (batch, d), per sample (NaN for the baseline, which has
+        none): where it is large, DEL solves fail (docs/robustness.md)."""
+        return self.transition.log_mass_condition(q).exp()
+
     def regularizers(self, q: Tensor, actions: Tensor, visited: Tensor | None = None) -> tuple[dict[str, Tensor], dict[str, float]]:
         """The transition's own training terms on encoded sequences q (B, T, d) under actions (B, T-1, m), and
         diagnostics (LaWM: the DEL residual of the encoded triples, the mass scale and, at ``visited``
