@@ -21,6 +21,10 @@ from lawm_env.model import WorldModel
 from lawm_env.model.io import load_world_model, model_dir, model_metadata
 
 
+SHORT_RUN = 50
+"""Steps of the long vector env run whose rate is the short-run reference."""
+
+
 @dataclass(frozen=True)
 class Robustness:
     model: str
@@ -95,10 +99,10 @@ def heldout_failures(model: WorldModel, data: Path, horizon: int = 12, stride: i
     return (~imagined.converged).any(1).float().mean().item(), len(starts)
 
 
-def long_run(checkpoint: str, num_envs: int, steps: int, short: int, seed: int, device: str) -> tuple[float, float, int]:
-    """Env-steps/s of the vector env over its first ``short`` steps and over ``steps`` steps of seeded uniform
-    random actions (episodes reset automatically), and the number of episode ends."""
-    short = min(short, steps)
+def long_run(checkpoint: str, num_envs: int, steps: int, seed: int, device: str) -> tuple[float, float, int]:
+    """Env-steps/s of the vector env over its first ``SHORT_RUN`` steps (at most ``steps``) and over ``steps``
+    steps of seeded uniform random actions (episodes reset automatically), and the number of episode ends."""
+    short = min(SHORT_RUN, steps)
     venv = gym.make_vec("LaWM-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", obs_type="latent",
                         checkpoint=checkpoint, device=device)
     venv.reset(seed=seed)
@@ -117,7 +121,7 @@ def long_run(checkpoint: str, num_envs: int, steps: int, short: int, seed: int, 
 
 
 def benchmark_robustness(models: tuple[str, ...], heldout: str | Path | None = None, *, num_envs: int = 100,
-                         rollouts: int = 200, long_envs: int = 1024, long_steps: int = 1000, short: int = 50, seed: int = 0,
+                         rollouts: int = 200, long_envs: int = 1024, long_steps: int = 1000, seed: int = 0,
                          device: str = "auto") -> list[Robustness]:
     results = []
     for name in models:
@@ -127,15 +131,15 @@ def benchmark_robustness(models: tuple[str, ...], heldout: str | Path | None = N
         clean, condition = random_rollouts(model, path, rollouts, limit, seed)
         quantiles = condition.quantile(torch.tensor([0.5, 0.99])).tolist() if condition.numel() else [float("nan")] * 2
         failed, windows = heldout_failures(model, Path(heldout)) if heldout is not None else (float("nan"), 0)
-        short_rate, rate, ends = long_run(name, long_envs, long_steps, short, seed, device)
+        short_rate, rate, ends = long_run(name, long_envs, long_steps, seed, device)
         results.append(Robustness(name, reached, num_envs, limit, shortest, clean, quantiles[0], quantiles[1], failed, windows,
                                   short_rate, rate, ends))
     return results
 
 
-def format_robustness_table(results: list[Robustness], long_envs: int, long_steps: int, short: int = 50) -> str:
+def format_robustness_table(results: list[Robustness], long_envs: int, long_steps: int) -> str:
     """One row per figure, one column per model (an autoreset takes one step of the long run)."""
-    short = min(short, long_steps)
+    short = min(SHORT_RUN, long_steps)
     limit = results[0].episode_steps
     rows = [
         ("random first episodes of the vector env reaching the episode length", lambda r: f"{r.first_episodes} of {r.num_envs} ({r.first_episodes / r.num_envs:.1%})"),
