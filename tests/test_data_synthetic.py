@@ -134,3 +134,14 @@ def test_background_is_textured():
     ep = generate_episode(make_system("uniform"), 0, 2)
     background = ep.obs[0][~ep.extras["masks"][0]]
     assert len(np.unique(background, axis=0)) > 50
+
+
+def test_background_is_one_still_scene_per_system():
+    # a decoder that sees only the coordinates can draw a background shared by all of a system's episodes
+    a, b = (generate_episode(make_system("pendulum"), seed, 3) for seed in (0, 1))
+    outside = ~(a.extras["masks"].any(0) | b.extras["masks"].any(0))
+    assert outside.mean() > 0.5
+    for frame in (*a.obs, *b.obs):
+        np.testing.assert_array_equal(frame[outside], a.obs[0][outside])
+    other = generate_episode(make_system("spring"), 0, 1)
+    assert np.abs(other.obs[0].astype(int) - a.obs[0].astype(int))[outside].mean() > 5

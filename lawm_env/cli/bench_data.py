@@ -29,7 +29,8 @@ class Config:
 
 def _synthetic(config: Config) -> None:
     from lawm_env.data.synthetic import generate_episode, make_system
-    from lawm_env.data.synthetic.render import fit_camera, render_scene, texture
+    from lawm_env.data.synthetic.episodes import system_background
+    from lawm_env.data.synthetic.render import fit_camera, render_scene
 
     import numpy as np
 
@@ -40,7 +41,7 @@ def _synthetic(config: Config) -> None:
         trajs = [system.simulate(np.random.default_rng(k), config.steps) for k in range(config.synthetic_episodes)]
         t1 = time.perf_counter()
         for traj in trajs:
-            render_scene(traj.scene, fit_camera(traj.scene, config.image_size, system.min_span), texture(np.random.default_rng(0), config.image_size))
+            render_scene(traj.scene, fit_camera(traj.scene, config.image_size, system.min_span), system_background(system, config.image_size))
         t2 = time.perf_counter()
         for k in range(config.synthetic_episodes):
             generate_episode(system, k, config.steps, config.image_size)

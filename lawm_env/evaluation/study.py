@@ -3,9 +3,10 @@ parameter-matched baseline, both evaluated open loop over a long horizon on held
 and one summary of the seed paper's claim across the systems.
 
 Layout of a study folder: ``data/<system>/{train,heldout}`` (collections), ``runs/<system>/{lawm,mlp}`` (training
-runs), ``reports/<system>`` (``lawm eval``'s report: tables, plots, results.json), ``timings.json`` (seconds per
-stage) and ``summary.md`` / ``summary.json``. Every stage resumes: collections and runs continue where they
-stopped, a report is rewritten only when it is missing.
+runs, and ``timings.json``: seconds per stage), ``reports/<system>`` (``lawm eval``'s report: tables, plots,
+results.json) and ``summary.md`` / ``summary.json``. Every stage resumes: collections and runs continue where they
+stopped, a report is rewritten only when it is missing. A system's files are its own, so several processes may
+study different systems into one folder at once; a last run over all of them writes the whole summary.
 """
 
 from __future__ import annotations
@@ -63,12 +64,13 @@ class StudyPlan:
 
 def run_study(plan: StudyPlan, log: Callable[[str], None] = print) -> dict:
     """Run (or resume) every stage for every system; write and return the summary."""
-    timings_path = plan.root / "timings.json"
-    timings = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+    timings: dict[str, dict[str, float]] = {}
     results: dict[str, list[Evaluation]] = {}
     for system in plan.systems:
         make_system(system)  # an unknown name fails before anything runs
-        stages = timings.setdefault(system, {})
+        timings_path = plan.root / "runs" / system / "timings.json"
+        stages = timings[system] = json.loads(timings_path.read_text()) if timings_path.exists() else {}
+        record = lambda: atomic_write(timings_path, lambda f: f.write(json.dumps(stages, indent=1).encode()))  # noqa: E731
         data, heldout = plan.root / "data" / system / "train", plan.root / "data" / system / "heldout"
         source = make_source(f"synthetic:{system}", plan.image_size)
         _timed(stages, "collect", log, system, lambda: (
@@ -80,13 +82,14 @@ def run_study(plan: StudyPlan, log: Callable[[str], None] = print) -> dict:
             model = replace(plan.run.train.model, transition=transition)
             run = replace(plan.run, data=str(data), out=str(out), train=replace(plan.run.train, model=model))
             _timed(stages, f"train {transition}", log, system, lambda run=run: train(run))
+            record()
             checkpoints.append(out / CHECKPOINT_DIR)
         report = plan.root / "reports" / system
         if not (report / "results.json").exists():
             _timed(stages, "evaluate", log, system, lambda: compare_checkpoints(
                 checkpoints, list(MODELS), heldout, report, horizon=plan.horizon, windows=plan.windows, device=plan.device))
         results[system] = load_results(report / "results.json")
-        atomic_write(timings_path, lambda f: f.write(json.dumps(timings, indent=1).encode()))
+        record()
     summary = summarize(results, plan)
     atomic_write(plan.root / "summary.json", lambda f: f.write(json.dumps(summary, indent=1).encode()))
     atomic_write(plan.root / "summary.md", lambda f: f.write(summary_markdown(summary, timings).encode()))

@@ -1,12 +1,22 @@
-"""Synthetic episodes: simulate a system, frame it with a fixed camera, render it on a textured background."""
+"""Synthetic episodes: simulate a system, frame it with a fixed camera, render it on the system's textured
+background."""
 
 from __future__ import annotations
+
+import zlib
 
 import numpy as np
 
 from lawm_env.data.episode import Episode, episode_seed
 from lawm_env.data.synthetic.base import System
 from lawm_env.data.synthetic.render import fit_camera, render_scene, texture
+
+
+def system_background(system: System, size: int) -> np.ndarray:
+    """The system's still background (size, size, 3): one texture per system, seeded by its name, shared by all
+    its episodes (a fixed scene, as in a simulator's tasks), so a decoder that sees only the coordinates can
+    draw it."""
+    return texture(np.random.default_rng(zlib.crc32(system.name.encode())), size)
 
 
 def generate_episode(system: System, seed: int, steps: int, size: int = 64) -> Episode:
@@ -21,7 +31,7 @@ def generate_episode(system: System, seed: int, steps: int, size: int = 64) -> E
     rng = np.random.default_rng(seed)
     traj = system.simulate(rng, steps)
     camera = fit_camera(traj.scene, size, system.min_span)
-    frames, masks = render_scene(traj.scene, camera, texture(rng, size))
+    frames, masks = render_scene(traj.scene, camera, system_background(system, size))
     return Episode(
         obs=frames,
         actions=np.zeros((steps, 0), dtype=np.float32),
