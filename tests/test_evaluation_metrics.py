@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lawm_env.evaluation.background import background_consistency, dilate, estimate_background, object_mask
+from lawm_env.evaluation.background import background_consistency, dilate, estimate_background, object_mask, object_weights
 from lawm_env.evaluation.geometry import apply_affine, body_centroids, fit_affine, mask_centroid, position_error
 from lawm_env.evaluation.metrics import masked_psnr, psnr, ssim
 from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_drift
@@ -94,6 +94,20 @@ def test_centroid_of_a_square_and_a_known_shift():
     assert torch.allclose(ca, torch.tensor([10.0, 12.0]))
     assert torch.allclose(position_error(cb[None], ca[None]), torch.tensor([5.0]))  # a 3-4-5 shift
     assert mask_centroid(torch.zeros(8, 8, dtype=torch.bool)).isnan().all()
+
+
+def test_weighted_centroid_follows_anti_aliased_coverage_below_a_pixel():
+    # a 4-pixel square spanning columns 10.3 … 14.3 (centre 12.3): edge pixels covered 0.7 and 0.3
+    coverage = torch.zeros(8, 32)
+    coverage[2:6, 10], coverage[2:6, 11:14], coverage[2:6, 14] = 0.7, 1.0, 0.3
+    background = torch.full((8, 32, 3), 0.2)
+    frame = background + coverage[..., None] * (torch.tensor([0.9, 0.1, 0.1]) - background)
+    masks = object_mask(frame[None], background)
+    weights = object_weights(frame[None], background, masks)
+    assert body_centroids(frame[None], weights)[0, 0] == pytest.approx(12.3, abs=1e-5)
+    assert mask_centroid(masks)[0, 0] == pytest.approx(12.5)  # the binary mask snaps to the pixel grid
+    blue = body_centroids(frame[None], weights, colors=[(0.0, 0.0, 1.0), (0.9, 0.1, 0.1)])
+    assert blue[0, 0].isnan() and blue[0, 2] == pytest.approx(12.3, abs=1e-5)
 
 
 def test_affine_calibration_recovers_a_known_map():

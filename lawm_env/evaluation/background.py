@@ -25,6 +25,15 @@ def object_mask(frames: Tensor, background: Tensor, threshold: float = 0.1) -> T
     return (frames - background.unsqueeze(-4)).abs().amax(-1) > threshold
 
 
+def object_weights(frames: Tensor, background: Tensor, masks: Tensor) -> Tensor:
+    """Per-pixel object weights (..., T, H, W) for sub-pixel centroids: the largest channel difference from the
+    background (..., H, W, 3) over the object masks (..., T, H, W) grown by one pixel, 0 elsewhere. An edge pixel
+    the object half covers weighs about half, so the centroid follows the anti-aliased coverage, not the pixel
+    grid."""
+    difference = (frames - background.unsqueeze(-4)).abs().amax(-1)
+    return torch.where(dilate(masks), difference, torch.zeros_like(difference))
+
+
 def dilate(masks: Tensor, pixels: int = 1) -> Tensor:
     """Masks (..., H, W) grown by ``pixels`` in every direction (square neighbourhood)."""
     if pixels <= 0:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from lawm_env.data.synthetic import make_system
-from lawm_env.evaluation.background import background_consistency, dilate, estimate_background, object_mask
+from lawm_env.evaluation.background import background_consistency, dilate, estimate_background, object_mask, object_weights
 from lawm_env.evaluation.geometry import apply_affine, body_centroids, fit_affine, mask_centroid, position_error
 from lawm_env.evaluation.heldout import EvalWindows
 from lawm_env.evaluation.metrics import psnr, ssim
@@ -86,7 +86,7 @@ def make_reference(windows: EvalWindows, frames: int, threshold: float) -> Refer
     calibration = positions = None
     if system is not None and windows.states is not None:
         positions = windows.states[:, :frames, position_columns(make_system(system))].double()
-        centroids = body_centroids(truth, true_masks, colors).double()
+        centroids = body_centroids(truth, object_weights(truth, background, true_masks), colors).double()
         calibration = fit_affine(centroids, positions)
     return Reference(truth, background, true_masks, calibration, positions, colors)
 
@@ -130,12 +130,13 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
     series: dict[str, Tensor] = {"psnr": psnr(frames, ref.truth), "ssim": ssim(frames, ref.truth),
                                  "object_missing": (masks.sum((-2, -1)) == 0).float()}
     series["background_vs_first"], series["background_vs_previous"] = background_consistency(frames, dilate(masks | ref.true_masks))
-    union = mask_centroid(masks)
+    weights = object_weights(frames, ref.background, masks)
+    union = mask_centroid(weights)
     series["interpolation_error"] = interpolation_error(frames, masks, union, ref.background)
     if ref.calibration is None:
         series["jerk"] = jerk(union)
         return series, {}
-    world = apply_affine(body_centroids(frames, masks, ref.colors).double(), ref.calibration)
+    world = apply_affine(body_centroids(frames, weights, ref.colors).double(), ref.calibration)
     series["position_error"] = position_error(world, ref.positions)
     if windows.scene_widths is not None:
         series["position_error_scene"] = series["position_error"] / windows.scene_widths[:, None]
