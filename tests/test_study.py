@@ -33,6 +33,7 @@ def test_study_runs_every_stage_writes_the_summary_and_resumes(tmp_path, capsys)
         meta = json.loads((out / "runs" / "spring" / transition / "checkpoint" / "checkpoint.json").read_text())
         assert meta["step"] == steps and meta["config"]["model"]["transition"] == transition
     assert (out / "reports" / "spring" / "plots" / "psnr.png").is_file()
+    assert (out / "plots" / "position_error_scene.png").is_file() and (out / "plots" / "energy_drift.png").is_file()
     stages = json.loads((out / "runs" / "spring" / "timings.json").read_text())
     assert set(stages) == {"collect", "train lawm", "train mlp", "evaluate"}
     text = (out / "summary.md").read_text()

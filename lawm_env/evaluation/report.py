@@ -47,29 +47,67 @@ def markdown_tables(results: Sequence[Evaluation], horizons: Sequence[int]) -> s
     return "\n".join(lines) + "\n"
 
 
-def plot_series(results: Sequence[Evaluation], out: Path) -> list[Path]:
-    """One PNG per series metric in ``out``: the metric against the prediction step, one line per result."""
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def draw_series(ax, results: Sequence[Evaluation], name: str) -> None:
+    """Metric ``name`` against the prediction step on ``ax``, one line per result (the truth dashed)."""
+    for r in results:
+        if name in r.series:
+            values = r.series[name][1:]  # frame k + 1 is prediction step k
+            ax.plot(np.arange(len(values)), values, label=r.label, linestyle="--" if r.label == "truth" else "-")
+    ax.set_xlabel("prediction step")
+
+
+def plot_series(results: Sequence[Evaluation], out: Path) -> list[Path]:
+    """One PNG per series metric in ``out``: the metric against the prediction step, one line per result."""
+    plt = _pyplot()
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, (description, _) in SERIES.items():
         if not any(name in r.series for r in results):
             continue
         fig, ax = plt.subplots(figsize=(6, 3.5))
-        for r in results:
-            if name in r.series:
-                values = r.series[name][1:]  # frame k + 1 is prediction step k
-                ax.plot(np.arange(len(values)), values, label=r.label, linestyle="--" if r.label == "truth" else "-")
-        ax.set_xlabel("prediction step")
+        draw_series(ax, results, name)
         ax.set_title(description, fontsize=9)
         ax.legend(fontsize=8)
         fig.tight_layout()
         path = out / f"{name}.png"
         fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_grid(groups: dict[str, Sequence[Evaluation]], names: Sequence[str], out: Path) -> list[Path]:
+    """One PNG per metric of ``names`` in ``out``, with a panel per group (e.g. per system) holding its results'
+    lines; a metric no group has is skipped."""
+    plt = _pyplot()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in names:
+        shown = {g: rs for g, rs in groups.items() if any(name in r.series for r in rs)}
+        if not shown:
+            continue
+        columns = min(3, len(shown))
+        rows = -(-len(shown) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
+        for ax, (group, results) in zip(axes.flat, shown.items()):
+            draw_series(ax, results, name)
+            ax.set_title(group, fontsize=9)
+        for ax in list(axes.flat)[len(shown):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle(SERIES[name][0], fontsize=10)
+        fig.tight_layout()
+        path = out / f"{name}.png"
+        fig.savefig(path, dpi=80)
         plt.close(fig)
         paths.append(path)
     return paths

@@ -4,7 +4,7 @@ and one summary of the seed paper's claim across the systems.
 
 Layout of a study folder: ``data/<system>/{train,heldout}`` (collections), ``runs/<system>/{lawm,mlp}`` (training
 runs, and ``timings.json``: seconds per stage), ``reports/<system>`` (``lawm eval``'s report: tables, plots,
-results.json) and ``summary.md`` / ``summary.json``. Every stage resumes: collections and runs continue where they
+results.json), ``summary.md`` / ``summary.json`` and ``plots/<metric>.png`` (a panel per system). Every stage resumes: collections and runs continue where they
 stopped, a report is rewritten only when it is missing. A system's files are its own, so several processes may
 study different systems into one folder at once; a last run over all of them writes the whole summary.
 """
@@ -25,6 +25,7 @@ from lawm_env.data.sources import make_source
 from lawm_env.data.synthetic import make_system
 from lawm_env.evaluation.compare import compare_checkpoints
 from lawm_env.evaluation.evaluate import Evaluation, window_steps
+from lawm_env.evaluation.report import plot_grid
 from lawm_env.fileio import atomic_write
 from lawm_env.training.trainer import CHECKPOINT_DIR, TrainRun, train
 
@@ -93,6 +94,7 @@ def run_study(plan: StudyPlan, log: Callable[[str], None] = print) -> dict:
     summary = summarize(results, plan)
     atomic_write(plan.root / "summary.json", lambda f: f.write(json.dumps(summary, indent=1).encode()))
     atomic_write(plan.root / "summary.md", lambda f: f.write(summary_markdown(summary, timings).encode()))
+    plot_grid(results, [name for name, _, _ in TABLE if name != "not_converged"], plan.root / "plots")
     return summary
 
 
