@@ -11,7 +11,7 @@ import pytest
 
 from lawm_env.cli import main
 from lawm_env.evaluation.evaluate import Evaluation
-from lawm_env.evaluation.study import StudyPlan, summarize
+from lawm_env.evaluation.study import StudyPlan, summarize, summary_markdown
 from lawm_env.training.trainer import TrainConfig, TrainRun
 
 TINY = ["--episodes", "3", "--episode-steps", "16", "--heldout-episodes", "2", "--image-size", "32", "--steps", "2",
@@ -69,3 +69,21 @@ def test_summary_counts_the_systems_where_lawm_wins_on_both_position_and_energy(
     assert summary["verdicts"]["orbit"] == {"position": False, "energy": True}
     assert summary["systems"]["pendulum"]["table"]["position_error_scene"]["LaWM"]["8"] == pytest.approx(0.01)
     assert summary["systems"]["pendulum"]["scalars"]["LaWM"] == {"invariance_score_energy": 0.99}
+    targets = summary["targets"]
+    assert targets["latent_energy_correlation"] == {"pendulum": None, "spring": None}  # none measured here
+    assert targets["energy_drift"] == {} and targets["invariance_uniform"] == {}  # no drift series, no uniform motion
+
+
+def test_summary_targets_read_the_drift_the_momentum_scores_and_the_energy_correlation():
+    plan = StudyPlan(Path("."), ["uniform", "slope"], 1, 1, 1, 32, TrainRun(data="", train=TrainConfig(horizon_end=2)), 8, 1, "cpu")
+    drift = lambda label, value, scalars: Evaluation(label, {"energy_drift": np.linspace(0, value, 10)}, scalars)  # noqa: E731
+    scores = {"invariance_score_px": 0.9, "invariance_score_py": 0.8, "invariance_score_Lz": 0.7, "invariance_score_energy": 0.1}
+    results = {"uniform": [drift("LaWM", 0.5, {**scores, "latent_energy_correlation": 0.3}), drift("baseline", 0.2, {})],
+               "slope": [drift("LaWM", 0.5, {})]}  # dissipative: no drift target
+    targets = summarize(results, plan)["targets"]
+    assert targets["energy_drift"] == {"uniform": {"LaWM": pytest.approx(0.5), "baseline": pytest.approx(0.2)}}
+    assert targets["invariance_uniform"] == {"LaWM": pytest.approx(0.8), "baseline": None}
+    assert targets["latent_energy_correlation"] == {}
+    text = summary_markdown(summarize(results, plan), {})
+    assert "| relative energy drift at step 8, uniform | 0.5 | 0.2 | – | ≤ 0.05 |" in text
+    assert "| invariance score of uniform motion (px, py, Lz) | 0.8 | – | – | ≥ 0.994 |" in text

@@ -26,6 +26,7 @@ from lawm_env.data.synthetic import make_system
 from lawm_env.evaluation.compare import compare_checkpoints
 from lawm_env.evaluation.evaluate import Evaluation, window_steps
 from lawm_env.evaluation.report import plot_grid
+from lawm_env.evaluation.synthetic import MOMENTUM_INVARIANTS
 from lawm_env.fileio import atomic_write
 from lawm_env.training.trainer import CHECKPOINT_DIR, TrainRun, train
 
@@ -44,6 +45,9 @@ TABLE = (
     ("not_converged", "failed DEL solves", False),
 )
 """Series in the summary: name, heading, higher is better."""
+
+ENERGY_CORRELATION_SYSTEMS = ("pendulum", "spring")
+"""Systems whose learned latent energy the targets compare with the true energy."""
 
 
 @dataclass(frozen=True)
@@ -142,10 +146,16 @@ def summarize(results: dict[str, list[Evaluation]], plan: StudyPlan) -> dict:
 
     verdicts = {s: {"position": beats(s, "position_error_scene"), "energy": beats(s, "energy_error")} for s in systems}
     wins = [s for s, v in verdicts.items() if v["position"] and v["energy"]]
+    drift = {s: {label: v.get(longest) for label, v in e["table"].get("energy_drift", {}).items()}
+             for s, e in systems.items() if e["conservative"] and e["table"].get("energy_drift")}
+    uniform = systems.get("uniform", {}).get("scalars", {})
+    momentum = {label: _mean([v.get(f"invariance_score_{c}") for c in MOMENTUM_INVARIANTS["uniform"]]) for label, v in uniform.items()}
+    correlation = {s: systems[s]["scalars"].get("LaWM", {}).get("latent_energy_correlation") for s in ENERGY_CORRELATION_SYSTEMS if s in systems}
+    targets = {"energy_drift": drift, "invariance_uniform": momentum, "latent_energy_correlation": correlation}
     budget = {"episodes": plan.episodes, "episode_steps": plan.episode_steps, "heldout_episodes": plan.heldout_episodes,
               "image_size": plan.image_size, "train_steps": plan.run.steps, "horizon": plan.horizon, "windows": plan.windows,
               "train": asdict(plan.run.train)}
-    return {"steps": steps, "budget": budget, "systems": systems, "verdicts": verdicts, "lawm_wins_both": wins}
+    return {"steps": steps, "budget": budget, "systems": systems, "verdicts": verdicts, "lawm_wins_both": wins, "targets": targets}
 
 
 def summary_markdown(summary: dict, timings: dict) -> str:
@@ -155,6 +165,7 @@ def summary_markdown(summary: dict, timings: dict) -> str:
              f"Systems where LaWM beats the baseline on both position error and energy error at step {steps[-1]}: "
              f"**{len(summary['lawm_wins_both'])} of {len(summary['systems'])}** ({', '.join(summary['lawm_wins_both']) or 'none'}).", "",
              "Budget: " + ", ".join(f"{k} {v}" for k, v in summary["budget"].items() if k != "train") + ".", ""]
+    lines += _targets_markdown(summary)
     for system, entry in summary["systems"].items():
         lines += [f"## {system}" + ("" if entry["conservative"] else " (dissipative)"), ""]
         labels = ["LaWM", "baseline", "truth"]
@@ -172,6 +183,28 @@ def summary_markdown(summary: dict, timings: dict) -> str:
         seconds = timings.get(system, {})
         lines += ["", "Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + f"; report: reports/{system}/report.md", ""]
     return "\n".join(lines)
+
+
+def _targets_markdown(summary: dict) -> list[str]:
+    """The claim's targets as a table: the energy drift of each conservative system at the longest step, the
+    invariance score of uniform motion (mean over its momentum components) and the latent energy correlation."""
+    targets, longest = summary["targets"], summary["steps"][-1]
+    lines = ["| target | LaWM | baseline | truth | goal |", "|---|---:|---:|---:|---:|"]
+    for system, cells in targets["energy_drift"].items():
+        lines.append(f"| relative energy drift at step {longest}, {system} | "
+                     + " | ".join(_cell(cells.get(label)) for label in ("LaWM", "baseline", "truth")) + " | ≤ 0.05 |")
+    if targets["invariance_uniform"]:
+        cells = targets["invariance_uniform"]
+        lines.append("| invariance score of uniform motion (px, py, Lz) | "
+                     + " | ".join(_cell(cells.get(label)) for label in ("LaWM", "baseline", "truth")) + " | ≥ 0.994 |")
+    for system, value in targets["latent_energy_correlation"].items():
+        lines.append(f"| latent / true energy correlation, {system} | {_cell(value)} | – | – | ≥ 0.9 |")
+    return lines + [""] if len(lines) > 2 else []
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
 
 
 def _finite(value: float) -> float | None:
