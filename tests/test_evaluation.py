@@ -16,10 +16,28 @@ from lawm_env.data.synthetic import generate_episode, make_system
 from lawm_env.evaluation.compare import resolve_horizon
 from lawm_env.evaluation.evaluate import evaluate_model
 from lawm_env.evaluation.heldout import load_windows
-from lawm_env.evaluation.synthetic import invariants_from_positions, position_columns
+from lawm_env.evaluation.synthetic import invariants_from_positions, kinetic_energy_scale, position_columns
 from lawm_env.model.io import load_world_model
 from conftest import train_run
 from lawm_env.training.trainer import train
+
+
+@pytest.mark.parametrize("name", ["uniform", "spring", "orbit"])
+def test_kinetic_energy_scale_is_the_mean_true_kinetic_energy(name):
+    system = make_system(name)
+    episode = generate_episode(system, seed=3, steps=30, size=16)
+    scale = kinetic_energy_scale(name, episode.states, episode.extras["params"])
+    if name == "uniform":  # all its energy is kinetic, and constant
+        np.testing.assert_allclose(scale, episode.energies.mean(), rtol=1e-5)
+    elif name == "spring":  # E = K + ½k(x - rest)²
+        mass, stiffness, rest = episode.extras["params"]
+        potential = 0.5 * stiffness * (episode.states[:, 0].astype(np.float64) - rest) ** 2
+        np.testing.assert_allclose(scale, (episode.energies - potential).mean(), rtol=1e-5)
+    else:  # two bodies: E = K - m1 m2 / r
+        m1, m2 = episode.extras["params"][:2]
+        s = episode.states.astype(np.float64)
+        potential = -m1 * m2 / np.hypot(s[:, 4] - s[:, 0], s[:, 5] - s[:, 1])
+        np.testing.assert_allclose(scale, (episode.energies - potential).mean(), rtol=1e-4)
 
 
 @pytest.mark.parametrize("name", ["pendulum", "spring", "orbit", "circular", "slope"])

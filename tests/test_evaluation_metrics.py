@@ -73,6 +73,11 @@ def test_drift_of_a_conserved_quantity_is_zero_and_of_a_linear_one_is_its_slope(
     assert torch.allclose(drift_slope(linear, dt=0.5), torch.tensor(0.02), atol=1e-6)  # 0.01 per step of 0.5
     bounded = 1 + 0.1 * torch.cos(2 * torch.pi * torch.arange(201.0) / 200)  # oscillates, no secular drift
     assert drift_slope(bounded).abs() < 1e-6
+    # over a given scale (a number or one per series) instead of |E_0|: a potential's zero no longer matters
+    assert torch.allclose(relative_drift(torch.tensor([2.0, 3.0, 1.0]), 4.0), torch.tensor([0.0, 0.25, 0.25]))
+    shifted = torch.stack([linear, linear - 2.0])  # the second has E_0 = 0
+    assert torch.allclose(relative_drift(shifted, torch.tensor([4.0, 4.0]))[:, -1], torch.tensor([0.245, 0.245]))
+    assert torch.allclose(drift_slope(shifted, dt=0.5, scale=torch.tensor([2.0, 2.0])), torch.tensor([0.02, 0.02]), atol=1e-6)
 
 
 def test_invariance_score_known_values():

@@ -23,7 +23,7 @@ from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_
 from lawm_env.evaluation.probe import LinearProbe, probe_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk
 from lawm_env.evaluation.solver_health import solver_health
-from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, position_columns
+from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, kinetic_energy_scale, position_columns
 from lawm_env.model import WorldModel
 from lawm_env.training.losses import frames_as_targets
 
@@ -33,8 +33,8 @@ SERIES: dict[str, tuple[str, bool]] = {
     "position_error": ("object position error (world units)", False),
     "position_error_scene": ("object position error (fraction of the scene's width)", False),
     "object_missing": ("frames without a visible object (fraction)", False),
-    "energy_drift": ("|E_k - E_0| / |E_0| from calibrated positions, E_0 at the first step (conservative systems)", False),
-    "energy_error": ("|E_k - E_true,k| / |E_true,0| from calibrated positions", False),
+    "energy_drift": ("|E_k - E_0| / mean true kinetic energy, from calibrated positions (conservative systems)", False),
+    "energy_error": ("|E_k - E_true,k| / mean true kinetic energy, from calibrated positions", False),
     "background_vs_first": ("background change vs first frame (mean abs)", False),
     "background_vs_previous": ("background change vs previous frame (mean abs)", False),
     "jerk": ("jerk of the object trajectory (world units/s³; pixels/frame³ without calibration), mean up to the step", True),
@@ -104,8 +104,9 @@ def _pad_both(series: Tensor) -> Tensor:
 
 def physics_from_positions(world: Tensor, windows: EvalWindows) -> tuple[dict[str, Tensor], dict[str, list[float]]]:
     """Energy series (B, F) from world positions (B, F, 2·bodies) of a synthetic system: the error against the
-    true energy and, for conservative systems, the drift from the first step; per-window drift slopes and
-    invariance scores of the conserved quantities."""
+    true energy and, for conservative systems, the drift from the first step, both over the window's mean true
+    kinetic energy (``kinetic_energy_scale``); per-window drift slopes and invariance scores of the conserved
+    quantities."""
     system = make_system(windows.system)
     inner = slice(EDGE, world.shape[1] - EDGE)  # frames with finite-difference velocities
     series: dict[str, list[Tensor]] = {"energy_error": []}
@@ -114,10 +115,11 @@ def physics_from_positions(world: Tensor, windows: EvalWindows) -> tuple[dict[st
         found = invariants_from_positions(system.name, world[b].numpy(), windows.params[b])
         inv = {k: torch.from_numpy(v[inner]) for k, v in found.items()}
         e_true = windows.energies[b, inner]
-        series["energy_error"].append(_pad_both((inv["energy"] - e_true).abs() / e_true[0].abs().clamp(min=1e-12)))
+        scale = kinetic_energy_scale(system.name, windows.states[b, : world.shape[1]][inner].numpy(), windows.params[b])
+        series["energy_error"].append(_pad_both((inv["energy"] - e_true).abs() / max(scale, 1e-12)))
         if system.conservative:
-            series.setdefault("energy_drift", []).append(_pad_both(relative_drift(inv["energy"])))
-            scalars.setdefault("energy_drift_slope", []).append(float(drift_slope(inv["energy"], system.dt)))
+            series.setdefault("energy_drift", []).append(_pad_both(relative_drift(inv["energy"], scale)))
+            scalars.setdefault("energy_drift_slope", []).append(float(drift_slope(inv["energy"], system.dt, scale)))
         for name, values in inv.items():
             if name != "energy" or system.conservative:
                 scalars.setdefault(f"invariance_score_{name}", []).append(float(invariance_score(values)))

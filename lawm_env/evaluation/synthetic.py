@@ -76,6 +76,19 @@ def params_dict(system: System, values: np.ndarray) -> Params:
     return {name: float(v) for name, v in zip(system.param_names, values)}
 
 
+def kinetic_energy_scale(name: str, states: np.ndarray, params: np.ndarray) -> float:
+    """The mean true kinetic energy ½ Σ m_i |v_i|² over a sequence of true states (T, n) of system ``name``: the
+    scale energy errors are measured in. Unlike |E_0| it does not depend on where the potential's zero lies (a
+    pendulum swinging through the pivot's height has E_0 near 0)."""
+    system = make_system(name)
+    p = params_dict(system, params)
+    names = system.state_names
+    bodies = [("vx", "vy", "mass")] if "vx" in names else [(f"vx{i}", f"vy{i}", f"mass{i}") for i in (1, 2)]
+    states = np.asarray(states, dtype=np.float64)
+    kinetic = sum(0.5 * p[m] * (states[:, names.index(vx)] ** 2 + states[:, names.index(vy)] ** 2) for vx, vy, m in bodies)
+    return float(np.mean(kinetic))
+
+
 def invariants_from_positions(name: str, positions: np.ndarray, params: np.ndarray, dt: float | None = None) -> dict[str, np.ndarray]:
     """Energy and conserved momentum components (T,) of system ``name`` from world positions (T, 2·bodies),
     using the system's own energy and momentum functions on finite-difference velocities (NaN at the
