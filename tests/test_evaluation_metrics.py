@@ -130,6 +130,10 @@ def test_bodies_are_told_apart_by_colour():
     frame[10:12, 12:14] = torch.tensor([0.0, 0.0, 1.0])
     centroids = body_centroids(frame, frame.sum(-1) > 0, colors=[(1.0, 1.0, 0.0), (0.0, 0.0, 1.0)])
     assert torch.allclose(centroids, torch.tensor([3.0, 3.0, 13.0, 11.0]))
+    frame[2:4, 6:12] = 0.9  # a light coil beside the yellow body: nobody's when its colour is among the others
+    masks = frame.sum(-1) > 0
+    assert torch.allclose(body_centroids(frame, masks, [(1.0, 1.0, 0.0)], others=[(0.9, 0.9, 0.9)]), torch.tensor([3.0, 3.0]))
+    assert body_centroids(frame, masks, [(1.0, 1.0, 0.0)])[0] > 5  # without, the coil counts for the body
 
 
 # ---------------------------------------------------------------------------------------------- background

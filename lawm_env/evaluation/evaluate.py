@@ -23,7 +23,7 @@ from lawm_env.evaluation.physics import drift_slope, invariance_score, relative_
 from lawm_env.evaluation.probe import LinearProbe, probe_features, state_error
 from lawm_env.evaluation.smoothness import interpolation_error, jerk
 from lawm_env.evaluation.solver_health import solver_health
-from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, invariants_from_positions, kinetic_energy_scale, position_columns
+from lawm_env.evaluation.synthetic import BODY_COLORS, EDGE, OTHER_COLORS, invariants_from_positions, kinetic_energy_scale, position_columns
 from lawm_env.model import WorldModel
 from lawm_env.training.losses import frames_as_targets
 
@@ -32,7 +32,7 @@ SERIES: dict[str, tuple[str, bool]] = {
     "ssim": ("SSIM (higher is better)", False),
     "position_error": ("object position error (world units)", False),
     "position_error_scene": ("object position error (fraction of the scene's width)", False),
-    "object_missing": ("frames without a visible object (fraction)", False),
+    "object_missing": ("frames without a visible object (fraction; synthetic: without one of the tracked bodies)", False),
     "energy_drift": ("|E_k - E_0| / mean true kinetic energy, from calibrated positions (conservative systems)", False),
     "energy_error": ("|E_k - E_true,k| / mean true kinetic energy, from calibrated positions", False),
     "background_vs_first": ("background change vs first frame (mean abs)", False),
@@ -86,7 +86,7 @@ def make_reference(windows: EvalWindows, frames: int, threshold: float) -> Refer
     calibration = positions = None
     if system is not None and windows.states is not None:
         positions = windows.states[:, :frames, position_columns(make_system(system))].double()
-        centroids = body_centroids(truth, object_weights(truth, background, true_masks), colors).double()
+        centroids = body_centroids(truth, object_weights(truth, background, true_masks), colors, OTHER_COLORS).double()
         calibration = fit_affine(centroids, positions)
     return Reference(truth, background, true_masks, calibration, positions, colors)
 
@@ -138,7 +138,9 @@ def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, thresho
     if ref.calibration is None:
         series["jerk"] = jerk(union)
         return series, {}
-    world = apply_affine(body_centroids(frames, weights, ref.colors).double(), ref.calibration)
+    centroids = body_centroids(frames, weights, ref.colors, OTHER_COLORS)
+    series["object_missing"] = centroids.isnan().any(-1).float()  # a body not drawn is missing
+    world = apply_affine(centroids.double(), ref.calibration)
     series["position_error"] = position_error(world, ref.positions)
     if windows.scene_widths is not None:
         series["position_error_scene"] = series["position_error"] / windows.scene_widths[:, None]

@@ -32,14 +32,16 @@ def body_masks(frames: Tensor, masks: Tensor, colors: Sequence[Sequence[float]])
     return (nearest.unsqueeze(-3) == index) & masks.bool().unsqueeze(-3)
 
 
-def body_centroids(frames: Tensor, weights: Tensor, colors: Sequence[Sequence[float]] | None = None) -> Tensor:
+def body_centroids(frames: Tensor, weights: Tensor, colors: Sequence[Sequence[float]] | None = None,
+                   others: Sequence[Sequence[float]] = ()) -> Tensor:
     """Pixel positions (..., 2·B) of B bodies: the weighted centroid of the whole object (B = 1, ``colors`` None)
-    or of each colour's share of it. ``weights`` (..., H, W) are non-negative per-pixel object weights (a mask,
-    or ``object_weights`` for sub-pixel positions)."""
+    or of each colour's share of it, a pixel nearest to one of the ``others`` colours counting for no body.
+    ``weights`` (..., H, W) are non-negative per-pixel object weights (a mask, or ``object_weights`` for sub-pixel
+    positions)."""
     if colors is None:
         return mask_centroid(weights)
-    shares = body_masks(frames, weights > 0, colors).to(torch.float32) * weights.to(torch.float32).unsqueeze(-3)
-    return mask_centroid(shares).flatten(-2)
+    shares = body_masks(frames, weights > 0, [*colors, *others])[..., : len(colors), :, :]
+    return mask_centroid(shares.to(torch.float32) * weights.to(torch.float32).unsqueeze(-3)).flatten(-2)
 
 
 def fit_affine(points: Tensor, targets: Tensor, ridge: float = 1e-6) -> Tensor:

@@ -9,12 +9,17 @@ import numpy as np
 
 from lawm_env.data.synthetic import make_system
 from lawm_env.data.synthetic.base import Params, System
-from lawm_env.data.synthetic.palette import BLUE, YELLOW
+from lawm_env.data.synthetic.palette import BLUE, DARK, LIGHT, YELLOW
 
 RGB = tuple[float, float, float]
 
-BODY_COLORS: dict[str, tuple[RGB, ...]] = {"orbit": (YELLOW, BLUE)}
-"""Systems with several bodies, told apart by colour; the others track the centroid of all moving shapes."""
+BODY_COLORS: dict[str, tuple[RGB, ...]] = {"orbit": (YELLOW, BLUE), "spring": (YELLOW,)}
+"""Colours of the tracked bodies of the systems that draw several bodies or a shape that deforms as the body moves
+(a spring's coils); the others track the centroid of all moving shapes, which moves rigidly with the body (a
+pendulum's rod) and is less noisy than the body's own few pixels."""
+
+OTHER_COLORS: tuple[RGB, ...] = (LIGHT, DARK)
+"""Colours of the shapes drawn beside the bodies (coils, rods, pins): a pixel nearest to one of them is nobody's."""
 
 MOMENTUM_INVARIANTS: dict[str, tuple[str, ...]] = {"uniform": ("px", "py", "Lz"), "circular": ("Lz",), "orbit": ("px", "py", "Lz")}
 """Momentum components each system conserves (beside the energy of the conservative ones)."""
