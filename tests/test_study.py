@@ -14,9 +14,9 @@ from lawm_env.evaluation.evaluate import Evaluation
 from lawm_env.evaluation.study import StudyPlan, summarize, summary_markdown
 from lawm_env.training.trainer import TrainConfig, TrainRun
 
-TINY = ["--episodes", "3", "--episode-steps", "16", "--heldout-episodes", "2", "--image-size", "32", "--steps", "2",
+TINY = ["--episodes", "3", "--heldout-episodes", "2", "--image-size", "32", "--steps", "2",
         "--model.latent-dim", "2", "--model.hidden", "16", "--model.channels", "8", "--horizon-end", "2",
-        "--horizon-ramp-steps", "2", "--batch-size", "2", "--window", "6", "--horizon", "8", "--windows", "2",
+        "--horizon-ramp-steps", "2", "--batch-size", "2", "--window", "6", "--horizon", "13", "--windows", "2",
         "--threads", "1", "--device", "cpu", "--no-progress"]
 
 
@@ -24,11 +24,12 @@ def test_study_runs_every_stage_writes_the_summary_and_resumes(tmp_path, capsys)
     out = tmp_path / "study"
     main(["study", "--out", str(out), "--systems", "spring", *TINY])
     summary = json.loads((out / "summary.json").read_text())
-    assert list(summary["systems"]) == ["spring"] and summary["steps"] == [1, 2, 8]
+    assert list(summary["systems"]) == ["spring"] and summary["steps"] == [1, 2, 13]
     table = summary["systems"]["spring"]["table"]
-    assert set(table["psnr"]) == {"LaWM", "baseline", "truth"} and table["psnr"]["truth"]["8"] > 90
+    assert set(table["psnr"]) == {"LaWM", "baseline", "truth"} and table["psnr"]["truth"]["13"] > 90
     assert table["position_error_scene"]["truth"]["1"] < 0.02  # the truth localizes the object
     assert summary["budget"]["train_steps"] == 2 and summary["budget"]["train"]["model"]["latent_dim"] == 2
+    assert summary["budget"]["episode_steps"] == 16  # as long as the held-out episodes: 13 steps, the pair, 2 more
     for transition, steps in (("lawm", 2), ("mlp", 2)):
         meta = json.loads((out / "runs" / "spring" / transition / "checkpoint" / "checkpoint.json").read_text())
         assert meta["step"] == steps and meta["config"]["model"]["transition"] == transition

@@ -30,8 +30,9 @@ class Config:
     """Synthetic systems to study (default: all nine)."""
     episodes: int = 64
     """Training episodes per system."""
-    episode_steps: int = 32
-    """Steps per training episode."""
+    episode_steps: int = 0
+    """Steps per training episode (0: as long as the held-out episodes; a synthetic camera frames its whole
+    episode, so shorter training episodes of a travelling body are framed closer and move faster in pixels)."""
     heldout_episodes: int = 8
     """Held-out episodes per system (seeded apart from the training ones), each as long as the evaluation."""
     image_size: int = 32
@@ -57,6 +58,7 @@ class Config:
 def run(config: Config) -> None:
     from lawm_env.devices import get_device
     from lawm_env.errors import BadValueError
+    from lawm_env.evaluation.evaluate import window_steps
     from lawm_env.evaluation.study import StudyPlan, run_study
     from lawm_env.training.trainer import TrainRun
 
@@ -68,8 +70,9 @@ def run(config: Config) -> None:
     device = str(get_device(config.device))
     run = TrainRun(data="", steps=config.steps, train=config.train, device=device, threads=config.threads, video_every=0,
                    progress=config.progress)
-    plan = StudyPlan(Path(config.out), config.systems, config.episodes, config.episode_steps, config.heldout_episodes,
-                     config.image_size, run, config.horizon or 10 * config.train.horizon_end, config.windows, device)
+    horizon = config.horizon or 10 * config.train.horizon_end
+    plan = StudyPlan(Path(config.out), config.systems, config.episodes, config.episode_steps or window_steps(horizon),
+                     config.heldout_episodes, config.image_size, run, horizon, config.windows, device)
     summary = run_study(plan)
     print(f"LaWM beats the baseline on both position and energy error at step {plan.horizon} on "
           f"{len(summary['lawm_wins_both'])} of {len(summary['systems'])} systems; summary: {Path(config.out) / 'summary.md'}")
