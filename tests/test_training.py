@@ -209,3 +209,29 @@ def test_a_run_of_another_format_is_refused_by_name(tiny_pendulum, tmp_path):
     with pytest.raises(CheckpointError, match="another version of lawm \\(run format 1"):
         train(_config(tiny_pendulum, run, steps=2))
 
+
+
+def test_latent_spread_floor():
+    """The floor is mean over the features of max(0, 1 − std)² over the batch's frames: 0 for latents that spread
+    at least 1 in every feature, about 1 for a nearly constant q, and it pushes the encoder apart."""
+    from lawm_env.model import WorldModel, WorldModelConfig
+    from lawm_env.training.losses import LossWeights, world_model_losses
+
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(action_dim=1, latent_dim=3, transition="mlp", hidden=16, channels=4, image_size=32))
+    obs = torch.randint(0, 256, (2, 6, 32, 32, 3), dtype=torch.uint8)
+    actions, rewards = torch.zeros(2, 5, 1), torch.zeros(2, 5)
+    _, plain = world_model_losses(model, obs, actions, rewards, 2)
+    assert "latent_spread" not in plain
+    with torch.no_grad():
+        spread = model.encode(obs).flatten(0, 1).std(0)
+    total, report = world_model_losses(model, obs, actions, rewards, 2, LossWeights(latent_spread=2.0))
+    assert report["latent_spread"] == pytest.approx(float((1 - spread).clamp(min=0).square().mean()), rel=1e-5)
+    assert report["total"] == pytest.approx(plain["total"] + 2.0 * report["latent_spread"], rel=1e-4)
+    total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+    with torch.no_grad():  # latents scaled to spread 10 in every feature: no penalty
+        model.encoder.head.weight.mul_(10.0 / spread.min())
+        model.encoder.head.bias.zero_()
+    _, wide = world_model_losses(model, obs, actions, rewards, 2, LossWeights(latent_spread=2.0))
+    assert wide["latent_spread"] == 0.0

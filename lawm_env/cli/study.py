@@ -41,8 +41,10 @@ class Config:
     steps: int = 2000
     """Training steps of each model."""
     train: Annotated[TrainConfig, tyro.conf.arg(name="")] = field(default_factory=lambda: TrainConfig(
-        model=WorldModelConfig(latent_dim=4), weights=LossWeights(foreground=20.0)))
-    """The models (the same for LaWM and the baseline, but for the transition) and their training."""
+        model=WorldModelConfig(latent_dim=4), weights=LossWeights(foreground=20.0, latent_spread=10.0)))
+    """The models (the same for LaWM and the baseline, but for the transition) and their training: the foreground
+    weight found for cartpole, and the latent spread floor, without which the encoder settles on a constant q for
+    a lone small body (uniform motion)."""
     horizon: int = 0
     """Open-loop evaluation steps (0: 10 times the training horizon)."""
     windows: int = 8

@@ -40,6 +40,10 @@ class LossWeights:
     """Extra weight of the pixels that move within a window (differ from its per-pixel temporal median by more
     than 0.1 in some channel) in the frame errors: thin moving parts (a pole) are a tiny share of the pixels
     and vanish under a plain per-pixel error. 0: every pixel counts once."""
+    latent_spread: float = 0.0
+    """Floor on the spread of the encoded latents: mean over the features of φ(q) of max(0, 1 − std)², the std
+    taken over the batch's frames. Without it the encoder can settle on a nearly constant q (a small body that
+    travels across the frame: the decoder then draws its mean position, a blur); 0: off."""
     latent_scale: float = 0.0
     """Anchor of the latent scale: (mean φ(q)² − 1)² over the features of the encoded latents (q itself without
     angles). Nothing else fixes the scale of q (the latent term is against stop-gradient encoder latents), and
@@ -98,6 +102,9 @@ def world_model_losses(model: WorldModel, obs: Tensor, actions: Tensor, rewards:
     visited = _visited_configurations(model, q, imagined.positions, valid, actions) if weights.conditioning else None
     physics, diagnostics = model.regularizers(q, actions, visited)
     terms.update(physics)
+    if weights.latent_spread:
+        spread = model.features(q).flatten(0, -2).std(0)
+        terms["latent_spread"] = (1.0 - spread).clamp(min=0.0).square().mean()
     if weights.latent_scale:
         terms["latent_scale"] = (model.features(q).square().mean() - 1.0).square()
     total = sum(getattr(weights, name) * value for name, value in terms.items())
