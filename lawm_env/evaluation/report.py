@@ -67,22 +67,7 @@ def draw_series(ax, results: Sequence[Evaluation], name: str) -> None:
 
 def plot_series(results: Sequence[Evaluation], out: Path) -> list[Path]:
     """One PNG per series metric in ``out``: the metric against the prediction step, one line per result."""
-    plt = _pyplot()
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, (description, _) in SERIES.items():
-        if not any(name in r.series for r in results):
-            continue
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        draw_series(ax, results, name)
-        ax.set_title(description, fontsize=9)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        path = out / f"{name}.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+    return plot_grid({"": results}, list(SERIES), out)
 
 
 def plot_grid(groups: dict[str, Sequence[Evaluation]], names: Sequence[str], out: Path) -> list[Path]:
@@ -97,10 +82,11 @@ def plot_grid(groups: dict[str, Sequence[Evaluation]], names: Sequence[str], out
             continue
         columns = min(3, len(shown))
         rows = -(-len(shown) // columns)
-        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
+        fig, axes = plt.subplots(rows, columns, figsize=(4 * columns + 2 * (columns == 1), 2.8 * rows + 0.7 * (rows == 1)), squeeze=False)
         for ax, (group, results) in zip(axes.flat, shown.items()):
             draw_series(ax, results, name)
-            ax.set_title(group, fontsize=9)
+            if group:
+                ax.set_title(group, fontsize=9)
         for ax in list(axes.flat)[len(shown):]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
