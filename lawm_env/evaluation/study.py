@@ -166,6 +166,12 @@ def summary_markdown(summary: dict, timings: dict) -> str:
              f"Systems where LaWM beats the baseline on both position error and energy error at step {steps[-1]}: "
              f"**{len(summary['lawm_wins_both'])} of {len(summary['systems'])}** ({', '.join(summary['lawm_wins_both']) or 'none'}).", "",
              "Budget: " + ", ".join(f"{k} {v}" for k, v in summary["budget"].items() if k != "train") + ".", ""]
+    train = summary["budget"].get("train")
+    if train:
+        weights = ", ".join(f"{k} {v:g}" for k, v in train["weights"].items() if v)
+        lines += [f"Models: latent dimension {train['model']['latent_dim']}, width {train['model']['hidden']}, batch "
+                  f"{train['batch_size']} x {train['window']}, horizon {train['horizon_start']} to {train['horizon_end']} over "
+                  f"{train['horizon_ramp_steps']} steps, loss weights: {weights}.", ""]
     lines += _targets_markdown(summary) + _glance_markdown(summary)
     for system, entry in summary["systems"].items():
         lines += [f"## {system}" + ("" if entry["conservative"] else " (dissipative)"), ""]
