@@ -129,13 +129,13 @@ def physics_from_positions(world: Tensor, windows: EvalWindows) -> tuple[dict[st
 def measure_frames(frames: Tensor, ref: Reference, windows: EvalWindows, threshold: float) -> tuple[dict[str, Tensor], dict[str, list[float]]]:
     """Frame metrics (B, F) and per-window scalars of a video (B, F, H, W, 3) against ``ref``."""
     masks = object_mask(frames, ref.background, threshold)
-    series: dict[str, Tensor] = {"psnr": psnr(frames, ref.truth), "ssim": ssim(frames, ref.truth),
-                                 "object_missing": (masks.sum((-2, -1)) == 0).float()}
+    series: dict[str, Tensor] = {"psnr": psnr(frames, ref.truth), "ssim": ssim(frames, ref.truth)}
     series["background_vs_first"], series["background_vs_previous"] = background_consistency(frames, dilate(masks | ref.true_masks))
     weights = object_weights(frames, ref.background, masks)
     union = mask_centroid(weights)
     series["interpolation_error"] = interpolation_error(frames, masks, union, ref.background)
     if ref.calibration is None:
+        series["object_missing"] = union.isnan().any(-1).float()  # an empty mask has no centroid
         series["jerk"] = jerk(union)
         return series, {}
     centroids = body_centroids(frames, weights, ref.colors, OTHER_COLORS)

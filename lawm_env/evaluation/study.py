@@ -4,9 +4,10 @@ and one summary of the seed paper's claim across the systems.
 
 Layout of a study folder: ``data/<system>/{train,heldout}`` (collections), ``runs/<system>/{lawm,mlp}`` (training
 runs, and ``timings.json``: seconds per stage), ``reports/<system>`` (``lawm eval``'s report: tables, plots,
-results.json), ``summary.md`` / ``summary.json`` and ``plots/<metric>.png`` (a panel per system). Every stage resumes: collections and runs continue where they
-stopped, a report is rewritten only when it is missing. A system's files are its own, so several processes may
-study different systems into one folder at once; a last run over all of them writes the whole summary.
+results.json), ``summary.md`` / ``summary.json`` and ``plots/<metric>.png`` (a panel per system). Every stage
+resumes: collections and runs continue where they stopped, a report is rewritten only when it is missing. A
+system's files are its own, so several processes may study different systems into one folder at once; a last run
+over all of them writes the whole summary.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ TABLE = (
     ("not_converged", "failed DEL solves", False),
 )
 """Series in the summary: name, heading, higher is better."""
+
+LABELS = (*MODELS, "truth")
+"""Columns of the summary's tables."""
 
 ENERGY_CORRELATION_SYSTEMS = ("pendulum", "spring")
 """Systems whose learned latent energy the targets compare with the true energy."""
@@ -175,18 +179,17 @@ def summary_markdown(summary: dict, timings: dict) -> str:
     lines += _targets_markdown(summary) + _glance_markdown(summary)
     for system, entry in summary["systems"].items():
         lines += [f"## {system}" + ("" if entry["conservative"] else " (dissipative)"), ""]
-        labels = ["LaWM", "baseline", "truth"]
-        lines.append("| metric | step | " + " | ".join(labels) + " |")
-        lines.append("|---|---:|" + "---:|" * len(labels))
+        lines.append("| metric | step | " + " | ".join(LABELS) + " |")
+        lines.append("|---|---:|" + "---:|" * len(LABELS))
         for name, heading, _ in TABLE:
             cells = entry["table"].get(name)
             if not cells:
                 continue
             for k in steps:
-                lines.append(f"| {heading} | {k} | " + " | ".join(_cell(cells.get(lab, {}).get(str(k))) for lab in labels) + " |")
+                lines.append(f"| {heading} | {k} | " + " | ".join(_cell(cells.get(lab, {}).get(str(k))) for lab in LABELS) + " |")
         names = sorted({n for values in entry["scalars"].values() for n in values})
         for n in names:
-            lines.append(f"| {n.replace('_', ' ')} | – | " + " | ".join(_cell(entry["scalars"].get(lab, {}).get(n)) for lab in labels) + " |")
+            lines.append(f"| {n.replace('_', ' ')} | – | " + " | ".join(_cell(entry["scalars"].get(lab, {}).get(n)) for lab in LABELS) + " |")
         seconds = timings.get(system, {})
         lines += ["", "Seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()) + f"; report: reports/{system}/report.md", ""]
     return "\n".join(lines)
@@ -199,11 +202,11 @@ def _targets_markdown(summary: dict) -> list[str]:
     lines = ["| target | LaWM | baseline | truth | goal |", "|---|---:|---:|---:|---:|"]
     for system, cells in targets["energy_drift"].items():
         lines.append(f"| relative energy drift at step {longest}, {system} | "
-                     + " | ".join(_cell(cells.get(label)) for label in ("LaWM", "baseline", "truth")) + " | ≤ 0.05 |")
+                     + _cells(cells) + " | ≤ 0.05 |")
     if targets["invariance_uniform"]:
         cells = targets["invariance_uniform"]
         lines.append("| invariance score of uniform motion (px, py, Lz) | "
-                     + " | ".join(_cell(cells.get(label)) for label in ("LaWM", "baseline", "truth")) + " | ≥ 0.994 |")
+                     + _cells(cells) + " | ≥ 0.994 |")
     for system, value in targets["latent_energy_correlation"].items():
         lines.append(f"| latent / true energy correlation, {system} | {_cell(value)} | – | – | ≥ 0.9 |")
     return lines + [""] if len(lines) > 2 else []
@@ -226,11 +229,16 @@ def _glance_markdown(summary: dict) -> list[str]:
         for name, at in GLANCE:
             values = entry["table"].get(name, {})
             step = str(steps[0] if at == "first" else steps[-1])
-            cells.append(" / ".join(_cell(values.get(label, {}).get(step)) for label in ("LaWM", "baseline")) if values else "–")
+            cells.append(_cells({label: values.get(label, {}).get(step) for label in MODELS}, MODELS, " / ") if values else "–")
         verdict = summary["verdicts"][system]
         won = ", ".join("–" if verdict[k] is None else ("yes" if verdict[k] else "no") for k in ("position", "energy"))
         lines.append(f"| {system} | " + " | ".join(cells) + f" | {won} |")
     return lines + [""]
+
+
+def _cells(values: dict[str, float | None], labels: Sequence[str] = LABELS, separator: str = " | ") -> str:
+    """The formatted ``values`` of ``labels``, in that order ("–" for a missing one), joined by ``separator``."""
+    return separator.join(_cell(values.get(label)) for label in labels)
 
 
 def _mean(values: Sequence[float | None]) -> float | None:
